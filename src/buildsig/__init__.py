@@ -1,0 +1,116 @@
+"""buildsig: supply-chain verification primitives for container builds.
+
+buildsig gathers trustworthy facts about every input of a container build (images, git
+sources, HTTP downloads, the local context) and exposes them as frozen dataclasses whose
+JSON is exactly Docker Buildx's policy input, so any policy engine can judge them.
+
+The public API is what ``__all__`` lists; modules and names starting with ``_`` carry no
+stability promise. Heavy dependencies (sigstore, dulwich, gnupg, oras) are imported only
+by the modules that need them, so ``import buildsig`` stays cheap.
+"""
+
+from buildsig._version import __version__
+from buildsig.errors import (
+    BuildsigError,
+    DigestMismatchError,
+    InvalidDocumentError,
+    InvalidInputError,
+    InvalidPlatformError,
+    InvalidReferenceError,
+    InvalidSourceError,
+    NetworkError,
+    NetworkTimeoutError,
+    NotFoundError,
+    PolicyConfigError,
+    RateLimitedError,
+    RegistryError,
+    UnsupportedSchemeError,
+    UntrustedError,
+    VerificationError,
+)
+from buildsig.model import (
+    HTTP,
+    Actor,
+    AttestationSignature,
+    ChecksumResponse,
+    Commit,
+    Decision,
+    Env,
+    Git,
+    Image,
+    ImageProvenance,
+    Input,
+    Local,
+    PGPSignature,
+    ProvenanceCompleteness,
+    ProvenanceConfigSource,
+    SignatureKind,
+    SignatureType,
+    SignerInfo,
+    SSHSignature,
+    Tag,
+    Timestamp,
+    input_json_schema,
+)
+from buildsig.source import (
+    ImageReference,
+    Platform,
+    Source,
+    host_platform,
+    parse_image_reference,
+    parse_platform,
+    source_to_input,
+)
+from buildsig.unknowns import MetadataRequest, metadata_request, needed_unknowns
+
+__all__ = [
+    "HTTP",
+    "Actor",
+    "AttestationSignature",
+    "BuildsigError",
+    "ChecksumResponse",
+    "Commit",
+    "Decision",
+    "DigestMismatchError",
+    "Env",
+    "Git",
+    "Image",
+    "ImageProvenance",
+    "ImageReference",
+    "Input",
+    "InvalidDocumentError",
+    "InvalidInputError",
+    "InvalidPlatformError",
+    "InvalidReferenceError",
+    "InvalidSourceError",
+    "Local",
+    "MetadataRequest",
+    "NetworkError",
+    "NetworkTimeoutError",
+    "NotFoundError",
+    "PGPSignature",
+    "Platform",
+    "PolicyConfigError",
+    "ProvenanceCompleteness",
+    "ProvenanceConfigSource",
+    "RateLimitedError",
+    "RegistryError",
+    "SSHSignature",
+    "SignatureKind",
+    "SignatureType",
+    "SignerInfo",
+    "Source",
+    "Tag",
+    "Timestamp",
+    "UnsupportedSchemeError",
+    "UntrustedError",
+    "VerificationError",
+    "__version__",
+    "host_platform",
+    "input_json_schema",
+    "metadata_request",
+    "needed_unknowns",
+    "parse_image_reference",
+    "parse_platform",
+    "source_to_input",
+]

@@ -1,0 +1,7 @@
+"""``python -m buildsig``: the same as the ``buildsig`` command."""
+
+import sys
+
+from buildsig.cli import main
+
+sys.exit(main())
