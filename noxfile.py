@@ -25,8 +25,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff lint rules and formatting."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "src", "tests", "benches", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "benches", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benches", "docs", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benches", "docs", "noxfile.py")
 
 
 @nox.session

@@ -12,19 +12,28 @@ import buildsig
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_all_is_sorted_unique_and_complete() -> None:
+def test_all_is_unique_and_every_name_resolves() -> None:
     names = buildsig.__all__
     assert len(names) == len(set(names))
-    public = {n for n in vars(buildsig) if not n.startswith("_")} - {
-        "errors",
-        "model",
-        "source",
-        "unknowns",
-        "cli",
-    }
-    assert public == set(names) - {"__version__"}
     for name in names:
         assert getattr(buildsig, name) is not None
+    # the lazy map and __all__ describe the same surface
+    assert set(buildsig._LAZY) == set(names) - {"__version__"}
+    assert set(names) <= set(dir(buildsig))
+
+
+def test_lazy_names_are_the_real_objects() -> None:
+    from buildsig import model, source
+
+    assert buildsig.Input is model.Input
+    assert buildsig.source_to_input is source.source_to_input
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = buildsig.Nope  # type: ignore[attr-defined]
 
 
 def test_every_public_name_is_documented() -> None:

@@ -9,59 +9,63 @@ stability promise. Heavy dependencies (sigstore, dulwich, gnupg, oras) are impor
 by the modules that need them, so ``import buildsig`` stays cheap.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from buildsig._version import __version__
-from buildsig.errors import (
-    BuildsigError,
-    DigestMismatchError,
-    InvalidDocumentError,
-    InvalidInputError,
-    InvalidPlatformError,
-    InvalidReferenceError,
-    InvalidSourceError,
-    NetworkError,
-    NetworkTimeoutError,
-    NotFoundError,
-    PolicyConfigError,
-    RateLimitedError,
-    RegistryError,
-    UnsupportedSchemeError,
-    UntrustedError,
-    VerificationError,
-)
-from buildsig.model import (
-    HTTP,
-    Actor,
-    AttestationSignature,
-    ChecksumResponse,
-    Commit,
-    Decision,
-    Env,
-    Git,
-    Image,
-    ImageProvenance,
-    Input,
-    Local,
-    PGPSignature,
-    ProvenanceCompleteness,
-    ProvenanceConfigSource,
-    SignatureKind,
-    SignatureType,
-    SignerInfo,
-    SSHSignature,
-    Tag,
-    Timestamp,
-    input_json_schema,
-)
-from buildsig.source import (
-    ImageReference,
-    Platform,
-    Source,
-    host_platform,
-    parse_image_reference,
-    parse_platform,
-    source_to_input,
-)
-from buildsig.unknowns import MetadataRequest, metadata_request, needed_unknowns
+
+if TYPE_CHECKING:  # pragma: no cover - static view of the lazily loaded names
+    from buildsig.errors import (
+        BuildsigError,
+        DigestMismatchError,
+        InvalidDocumentError,
+        InvalidInputError,
+        InvalidPlatformError,
+        InvalidReferenceError,
+        InvalidSourceError,
+        NetworkError,
+        NetworkTimeoutError,
+        NotFoundError,
+        PolicyConfigError,
+        RateLimitedError,
+        RegistryError,
+        UnsupportedSchemeError,
+        UntrustedError,
+        VerificationError,
+    )
+    from buildsig.model import (
+        HTTP,
+        Actor,
+        AttestationSignature,
+        ChecksumResponse,
+        Commit,
+        Decision,
+        Env,
+        Git,
+        Image,
+        ImageProvenance,
+        Input,
+        Local,
+        PGPSignature,
+        ProvenanceCompleteness,
+        ProvenanceConfigSource,
+        SignatureKind,
+        SignatureType,
+        SignerInfo,
+        SSHSignature,
+        Tag,
+        Timestamp,
+        input_json_schema,
+    )
+    from buildsig.source import (
+        ImageReference,
+        Platform,
+        Source,
+        host_platform,
+        parse_image_reference,
+        parse_platform,
+        source_to_input,
+    )
+    from buildsig.unknowns import MetadataRequest, metadata_request, needed_unknowns
 
 __all__ = [
     "HTTP",
@@ -114,3 +118,71 @@ __all__ = [
     "parse_platform",
     "source_to_input",
 ]
+
+# Where each public name lives. Loading is deferred to first use so that `import buildsig`
+# costs almost nothing; `buildsig.Input` imports the model the first time it is touched.
+_LAZY: dict[str, str] = {
+    "Actor": "buildsig.model",
+    "AttestationSignature": "buildsig.model",
+    "BuildsigError": "buildsig.errors",
+    "ChecksumResponse": "buildsig.model",
+    "Commit": "buildsig.model",
+    "Decision": "buildsig.model",
+    "DigestMismatchError": "buildsig.errors",
+    "Env": "buildsig.model",
+    "Git": "buildsig.model",
+    "HTTP": "buildsig.model",
+    "Image": "buildsig.model",
+    "ImageProvenance": "buildsig.model",
+    "ImageReference": "buildsig.source",
+    "Input": "buildsig.model",
+    "InvalidDocumentError": "buildsig.errors",
+    "InvalidInputError": "buildsig.errors",
+    "InvalidPlatformError": "buildsig.errors",
+    "InvalidReferenceError": "buildsig.errors",
+    "InvalidSourceError": "buildsig.errors",
+    "Local": "buildsig.model",
+    "MetadataRequest": "buildsig.unknowns",
+    "NetworkError": "buildsig.errors",
+    "NetworkTimeoutError": "buildsig.errors",
+    "NotFoundError": "buildsig.errors",
+    "PGPSignature": "buildsig.model",
+    "Platform": "buildsig.source",
+    "PolicyConfigError": "buildsig.errors",
+    "ProvenanceCompleteness": "buildsig.model",
+    "ProvenanceConfigSource": "buildsig.model",
+    "RateLimitedError": "buildsig.errors",
+    "RegistryError": "buildsig.errors",
+    "SSHSignature": "buildsig.model",
+    "SignatureKind": "buildsig.model",
+    "SignatureType": "buildsig.model",
+    "SignerInfo": "buildsig.model",
+    "Source": "buildsig.source",
+    "Tag": "buildsig.model",
+    "Timestamp": "buildsig.model",
+    "UnsupportedSchemeError": "buildsig.errors",
+    "UntrustedError": "buildsig.errors",
+    "VerificationError": "buildsig.errors",
+    "host_platform": "buildsig.source",
+    "input_json_schema": "buildsig.model",
+    "metadata_request": "buildsig.unknowns",
+    "needed_unknowns": "buildsig.unknowns",
+    "parse_image_reference": "buildsig.source",
+    "parse_platform": "buildsig.source",
+    "source_to_input": "buildsig.source",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'buildsig' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
