@@ -101,6 +101,25 @@ def test_http_malformed_urls(identifier: str) -> None:
     assert info.value.source == identifier
 
 
+@pytest.mark.parametrize(
+    "identifier",
+    ["https://u:s3cret@exa mple.com/x", "https://u:s3cret@h:port/x", "ftp://u:s3cret@h/x"],
+)
+def test_passwords_never_reach_errors(identifier: str) -> None:
+    with pytest.raises(InvalidSourceError) as info:
+        source_to_input(identifier)
+    assert "s3cret" not in str(info.value)
+    assert "s3cret" not in info.value.diagnostics()
+
+
+def test_http_password_is_redacted_everywhere() -> None:
+    inp = source_to_input("https://user:s3cret@example.com/f.tgz")
+    assert inp.http is not None
+    assert inp.http.url == "https://user:xxxxx@example.com/f.tgz"
+    assert inp.http.host == "example.com"
+    assert "s3cret" not in inp.to_json()
+
+
 # --- local -----------------------------------------------------------------------------------
 
 

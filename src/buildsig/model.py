@@ -61,9 +61,9 @@ _MODEL: dict[str, bool] = {"frozen": True, "slots": True, "kw_only": True}
 
 
 def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping) and not isinstance(value, serde.FrozenMap):
         return serde.FrozenMap({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
     return value
 
@@ -74,11 +74,18 @@ class _Model:
     __slots__ = ()
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in serde.fields_of(type(self)):
+            if not f.collection:
+                continue
             value = getattr(self, f.name)
-            frozen = _freeze(value)
-            if frozen is not value:
-                object.__setattr__(self, f.name, frozen)
+            if isinstance(value, (dict, list)) or (
+                type(value) is tuple and any(isinstance(v, (dict, list)) for v in value)
+            ):
+                object.__setattr__(self, f.name, _freeze(value))
+            elif isinstance(value, serde.FrozenMap):
+                continue
+            elif isinstance(value, Mapping):  # some other mapping type: copy it read-only
+                object.__setattr__(self, f.name, _freeze(dict(value)))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data with Buildx's key names, key order and omit rules."""

@@ -159,7 +159,7 @@ class Source:
 
 def _unsupported(scheme: str, identifier: str) -> UnsupportedSchemeError:
     return UnsupportedSchemeError(
-        f"unsupported source scheme: {scheme}", scheme=scheme, source=identifier
+        f"unsupported source scheme: {scheme}", scheme=scheme, source=redact_url(identifier)
     )
 
 
@@ -211,18 +211,21 @@ def _http_input(source: Source, scheme: str) -> Input:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - validates the port, raising ValueError
     except ValueError as exc:
-        raise InvalidSourceError(f"failed to parse http source url: {exc}", source=url) from None
+        raise InvalidSourceError(
+            f"failed to parse http source url: {exc}", source=redact_url(url)
+        ) from None
     host = parts.netloc.rpartition("@")[2]
     if any(c not in _HOST_CHARS for c in host) or _BAD_ESCAPE.search(host):
         raise InvalidSourceError(
-            f"failed to parse http source url: invalid host {host!r}", source=url
+            f"failed to parse http source url: invalid host {host!r}", source=redact_url(url)
         )
     if _BAD_ESCAPE.search(parts.path) or any(ord(c) < 0x21 or c == "\x7f" for c in url):
         raise InvalidSourceError(
-            "failed to parse http source url: invalid character or escape", source=url
+            "failed to parse http source url: invalid character or escape", source=redact_url(url)
         )
     http = HTTP(
-        url=url,
+        # Buildx passes the identifier through; a password in it is redacted here as for git.
+        url=redact_url(url),
         schema=scheme,
         host=host,
         path=unquote(parts.path),

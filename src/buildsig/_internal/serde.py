@@ -147,6 +147,8 @@ class _FieldInfo:
     hidden: bool
     doc: str
     type: Any
+    pointer: bool  # ``X | None``: Go pointer semantics, empty only when None
+    collection: bool  # may be given a list or dict that must be frozen
 
 
 _FIELDS: dict[type, tuple[_FieldInfo, ...]] = {}
@@ -165,6 +167,8 @@ def fields_of(cls: type) -> tuple[_FieldInfo, ...]:
                 hidden=bool(f.metadata.get("hidden", False)),
                 doc=f.metadata.get("doc", ""),
                 type=hints[f.name],
+                pointer=_unwrap_optional(hints[f.name])[1],
+                collection=typing.get_origin(hints[f.name]) in (tuple, Mapping, dict),
             )
             for f in dataclasses.fields(cls)
         )
@@ -204,7 +208,7 @@ def is_zero(value: Any) -> bool:
 def _field_is_zero(f: _FieldInfo, value: Any) -> bool:
     # A Go pointer (``X | None`` here) is empty only when nil: a false ``*bool`` or an
     # empty ``*Struct`` is still written, e.g. ``"reproducible": false``, ``"configSource": {}``.
-    if _unwrap_optional(f.type)[1]:
+    if f.pointer:
         return value is None
     return is_zero(value)
 
