@@ -18,7 +18,7 @@ from buildsig import (
     UnsupportedSchemeError,
     source_to_input,
 )
-from buildsig.source import GIT_UNKNOWNS, IMAGE_UNKNOWNS
+from buildsig.unknowns import GIT_UNKNOWNS, IMAGE_UNKNOWNS
 
 AMD64 = "linux/amd64"
 

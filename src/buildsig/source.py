@@ -39,13 +39,12 @@ from buildsig.errors import (
     UnsupportedSchemeError,
 )
 from buildsig.model import HTTP, Env, Git, Image, Input, Local
+from buildsig.unknowns import GIT_UNKNOWNS, IMAGE_UNKNOWNS
 
 __all__ = [
     "ATTR_GIT_FULL_URL",
     "ATTR_HTTP_AUTH_HEADER_SECRET",
     "ATTR_IMAGE_CHECKSUM",
-    "GIT_UNKNOWNS",
-    "IMAGE_UNKNOWNS",
     "SUPPORTED_SCHEMES",
     "ImageReference",
     "Platform",
@@ -66,31 +65,6 @@ ATTR_IMAGE_CHECKSUM = "image.checksum"
 
 #: Schemes that have a policy input; anything else (``oci-layout`` …) is rejected, as in Buildx.
 SUPPORTED_SCHEMES = ("docker-image", "git", "http", "https", "local")
-
-#: Image fields unknown until metadata is resolved, in Buildx's order.
-IMAGE_UNKNOWNS = (
-    "image.checksum",
-    "image.labels",
-    "image.user",
-    "image.volumes",
-    "image.workingDir",
-    "image.env",
-    "image.hasProvenance",
-    "image.provenance",
-    "image.signatures",
-)
-#: Git fields unknown until the ref is resolved, in Buildx's order.
-GIT_UNKNOWNS = (
-    "git.tagName",
-    "git.branch",
-    "git.ref",
-    "git.checksum",
-    "git.isAnnotatedTag",
-    "git.commitChecksum",
-    "git.isSHA256",
-    "git.tag",
-    "git.commit",
-)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -284,12 +258,13 @@ def _git_input(source: Source, rest: str) -> Input:
         is_commit_sha(ref),
     )
     checksum = ref if is_commit else ""
+    # GIT_UNKNOWNS in three groups: which ref it is, what it resolves to, the objects.
     unknowns: list[str] = []
     if not (is_tag or is_branch or is_commit):
-        unknowns += ["git.tagName", "git.branch", "git.ref"]
+        unknowns += GIT_UNKNOWNS[0:3]
     if not checksum:
-        unknowns += ["git.checksum", "git.isAnnotatedTag", "git.commitChecksum", "git.isSHA256"]
-    unknowns += ["git.tag", "git.commit"]
+        unknowns += GIT_UNKNOWNS[3:7]
+    unknowns += GIT_UNKNOWNS[7:9]
     git = Git(
         schema=schema,
         host=host,

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from buildsig.errors import InvalidInputError
 
 __all__ = [
+    "GIT_UNKNOWNS",
+    "IMAGE_UNKNOWNS",
     "PROVENANCE_PREDICATE_TYPES",
     "GitRequest",
     "ImageRequest",
@@ -34,29 +36,36 @@ __all__ = [
 #: Predicate types fetched when a policy reads ``image.provenance``.
 PROVENANCE_PREDICATE_TYPES = ("https://slsa.dev/provenance/v0.2", "https://slsa.dev/provenance/v1")
 
-_IMAGE_CONFIG_FIELDS = frozenset(
-    {
-        "image.checksum",
-        "image.labels",
-        "image.user",
-        "image.volumes",
-        "image.workingDir",
-        "image.env",
-    }
+#: Image fields unknown until metadata is resolved, in Buildx's order.
+IMAGE_UNKNOWNS = (
+    "image.checksum",
+    "image.labels",
+    "image.user",
+    "image.volumes",
+    "image.workingDir",
+    "image.env",
+    "image.hasProvenance",
+    "image.provenance",
+    "image.signatures",
 )
+#: Git fields unknown until the ref is resolved, in Buildx's order.
+GIT_UNKNOWNS = (
+    "git.tagName",
+    "git.branch",
+    "git.ref",
+    "git.checksum",
+    "git.isAnnotatedTag",
+    "git.commitChecksum",
+    "git.isSHA256",
+    "git.tag",
+    "git.commit",
+)
+
+
+_IMAGE_CONFIG_FIELDS = frozenset(IMAGE_UNKNOWNS[:6])  # checksum and the config fields
 _IMAGE_CHAIN_FIELDS = frozenset({"image.hasProvenance", "image.signatures"})
-_GIT_REF_FIELDS = frozenset(
-    {
-        "git.ref",
-        "git.checksum",
-        "git.commitChecksum",
-        "git.isAnnotatedTag",
-        "git.isSHA256",
-        "git.tagName",
-        "git.branch",
-    }
-)
-_GIT_OBJECT_FIELDS = frozenset({"git.commit", "git.tag"})
+_GIT_REF_FIELDS = frozenset(GIT_UNKNOWNS[:7])
+_GIT_OBJECT_FIELDS = frozenset(GIT_UNKNOWNS[7:])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
