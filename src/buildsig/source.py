@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 import re
 import string
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from buildsig._internal.giturl import (
@@ -95,8 +97,10 @@ class Source:
           repository (``.git`` path), otherwise an HTTP download;
         - ``local://NAME``: kept;
         - a bare image reference, with ``:latest`` added as above;
-        - otherwise an scp-like git URL (``git@github.com:o/r.git#ref``) is a git source,
-          and an existing path is the local build context.
+        - otherwise an scp-like git URL (``git@github.com:o/r.git#ref``) is a git source;
+          a ``file://`` URL or a local git repository (``./repo#v1.0``) is a git source
+          read from disk (a buildsig extension: BuildKit has no file transport); any other
+          existing path is the local build context.
         """
         text = text.strip()
         if not text:
@@ -115,6 +119,8 @@ class Source:
                 return cls(text)
             if scheme == "local":
                 return cls(text)
+            if scheme == "file":  # a repository on this machine (buildsig extension)
+                return cls(f"git://{text}", {ATTR_GIT_FULL_URL: text})
             if scheme.lower() in ("ssh",):
                 return cls(f"git://{text}", {ATTR_GIT_FULL_URL: text})
             raise _unsupported(scheme, text)
@@ -125,10 +131,24 @@ class Source:
         except InvalidReferenceError:
             if is_git_transport(text):
                 return cls(f"git://{text}", {ATTR_GIT_FULL_URL: text})
+            path, _, fragment = text.partition("#")
+            if _is_git_repository(path):
+                url = Path(path).resolve().as_uri() + (f"#{fragment}" if fragment else "")
+                return cls(f"git://{url}", {ATTR_GIT_FULL_URL: url})
             if os.path.exists(text):
                 return cls("local://context")
             raise
         return cls(f"docker-image://{ref.with_default_tag()}")
+
+
+def _is_git_repository(path: str) -> bool:
+    """A working tree with .git, or a bare repository (HEAD, objects/ and refs/)."""
+    p = Path(path)
+    if not path or not p.is_dir():
+        return False
+    if (p / ".git").exists():
+        return True
+    return (p / "HEAD").is_file() and (p / "objects").is_dir() and (p / "refs").is_dir()
 
 
 def _unsupported(scheme: str, identifier: str) -> UnsupportedSchemeError:
@@ -235,11 +255,30 @@ def _git_url_of(text: str, identifier: str) -> GitURL:
         raise InvalidSourceError(str(exc), source=redact_url(identifier)) from None
 
 
+def _file_git_url(text: str) -> tuple[str, str, str]:
+    """``file:///path[#ref[:subdir]]`` as (remote, ref, subdir): buildsig's local extension."""
+    remote, _, fragment = text.partition("#")
+    ref, _, subdir = fragment.partition(":")
+    subdir = posixpath.normpath("/" + subdir).lstrip("/") if subdir else ""
+    return remote, ref, "" if subdir == "." else subdir
+
+
 def _git_input(source: Source, rest: str) -> Input:
+    if rest.startswith("file://"):
+        remote, ref, subdir = _file_git_url(rest)
+        return _git_input_for(source, "file", "", remote, ref, subdir)
     url = _git_url_of(rest, source.identifier)
-    schema, host, remote, full_url = url.scheme, url.host, url.remote, ""
+    return _git_input_for(source, url.scheme, url.host, url.remote, url.ref, url.subdir)
+
+
+def _git_input_for(
+    source: Source, schema: str, host: str, remote: str, ref: str, subdir: str
+) -> Input:
+    full_url = ""
     full = source.attrs.get(ATTR_GIT_FULL_URL)
-    if full is not None:
+    if full is not None and full.startswith("file://"):
+        schema, host, remote, full_url = "file", "", _file_git_url(full)[0], full
+    elif full is not None:
         override = _git_url_of(full, source.identifier)
         if not is_git_transport(full):
             full = "https://" + full
@@ -251,7 +290,6 @@ def _git_input(source: Source, rest: str) -> Input:
             override.remote,
             redact_url(full),
         )
-    ref = url.ref
     is_tag, is_branch, is_commit = (
         ref.startswith("refs/tags/"),
         ref.startswith("refs/heads/"),
@@ -273,7 +311,7 @@ def _git_input(source: Source, rest: str) -> Input:
         tag_name=ref.removeprefix("refs/tags/") if is_tag else "",
         branch=ref.removeprefix("refs/heads/") if is_branch else "",
         ref=ref if (is_tag or is_branch or is_commit) else "",
-        sub_dir=url.subdir,
+        sub_dir=subdir,
         is_commit_ref=is_commit,
         is_sha256=len(checksum) == 64,
         checksum=checksum,

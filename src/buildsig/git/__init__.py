@@ -1,0 +1,1 @@
+"""Git sources: object parsing, resolution over real transports, PGP and SSH signatures."""
