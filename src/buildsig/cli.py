@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from buildsig._version import __version__
 from buildsig.errors import BuildsigError, InvalidInputError
@@ -89,12 +90,86 @@ def _parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="do not list unresolved fields on stderr"
     )
 
+    inspect.add_argument(
+        "--fields",
+        default="",
+        metavar="F,…",
+        help="resolve only what these fields need (e.g. git.tag,git.commit); default: all",
+    )
+    inspect.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds per network step (default 30)"
+    )
+
+    verify = sub.add_parser("verify", help="verify signatures").add_subparsers(
+        dest="verify_command", metavar="WHAT", required=True
+    )
+    git_object = verify.add_parser(
+        "git-object",
+        help="verify raw git tag or commit objects",
+        description=(
+            "Verify the signature of each FILE, a raw tag or commit object (the bytes "
+            "`git cat-file tag|commit ID` prints; '-' reads standard input). Prints one JSON "
+            "line per object, in argument order; exits 0 only if every object verified."
+        ),
+    )
+    git_object.add_argument("files", nargs="+", metavar="FILE")
+    _trust_arguments(git_object)
+
+    audit = sub.add_parser("audit", help="audit signatures in bulk").add_subparsers(
+        dest="audit_command", metavar="WHAT", required=True
+    )
+    audit_git = audit.add_parser(
+        "git",
+        help="verify every commit and annotated tag of a local repository",
+        description=(
+            "Verify every commit in REV-RANGE (REV or A..B; default HEAD) and every annotated "
+            "tag pointing into it, on every core, and summarise by outcome and by signer. "
+            "Exits 1 when a signed object fails to verify (or, with --require-signed, when "
+            "any object is unsigned)."
+        ),
+    )
+    audit_git.add_argument("repo", metavar="REPO")
+    audit_git.add_argument("rev_range", nargs="?", default=None, metavar="REV-RANGE")
+    _trust_arguments(audit_git)
+    audit_git.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit_git.add_argument(
+        "--jobs", type=int, default=None, help="worker processes (default: cores)"
+    )
+    audit_git.add_argument(
+        "--require-signed", action="store_true", help="treat unsigned objects as failures"
+    )
+
     sub.add_parser(
         "schema",
         help="print the JSON Schema of the policy input",
         description="Print a JSON Schema (draft 2020-12) of the policy input, from the model.",
     )
     return parser
+
+
+def _trust_arguments(parser: argparse.ArgumentParser) -> None:
+    trust = parser.add_argument_group("trusted keys (at least one)")
+    trust.add_argument(
+        "--keys", metavar="FILE", help="armored OpenPGP public keys and/or SSH public key lines"
+    )
+    trust.add_argument(
+        "--allowed-signers", metavar="FILE", help="a git/ssh-keygen allowed-signers file"
+    )
+    trust.add_argument("--revocation-file", metavar="FILE", help="revoked SSH keys, one per line")
+    parser.add_argument(
+        "--allow-sha1",
+        action="store_true",
+        help="accept SHA-1 OpenPGP data signatures (historical tags, as gpg does)",
+    )
+
+
+def _require_trust(args: argparse.Namespace) -> None:
+    if not args.keys and not args.allowed_signers:
+        raise _UsageError("give --keys FILE or --allowed-signers FILE")
+
+
+class _UsageError(Exception):
+    """A usage mistake found after argument parsing (exit 2)."""
 
 
 def _read_sources(args: argparse.Namespace) -> list[str]:
@@ -125,16 +200,13 @@ def _inspect(args: argparse.Namespace) -> int:
         filename=filename,
         target=args.target,
     )
+    fields = [f.strip().removeprefix("input.") for f in args.fields.split(",") if f.strip()]
     inputs: list[Input] = []
     for text in sources:
-        inp = source_to_input(Source.parse(text), platform=platform, env=env)
+        source = Source.parse(text)
+        inp = source_to_input(source, platform=platform, env=env)
         if inp.unknowns and not args.no_resolve:
-            kind = next(k for k in ("image", "git", "http") if getattr(inp, k) is not None)
-            raise InvalidInputError(
-                f"resolving {kind} sources is not available in this version; "
-                "pass --no-resolve to print what the identifier determines",
-                source=text,
-            )
+            inp = _resolve(source, inp, fields, args.timeout).with_env(env)
         if inp.unknowns and not args.quiet:
             print(f"unresolved for {text}: {', '.join(inp.unknown_refs())}", file=sys.stderr)
         inputs.append(inp)
@@ -143,6 +215,113 @@ def _inspect(args: argparse.Namespace) -> int:
     else:
         print("[\n  " + ",\n  ".join(i.to_json().replace("\n", "\n  ") for i in inputs) + "\n]")
     return 0
+
+
+def _resolve(source: Source, inp: Input, fields: list[str], timeout: float) -> Input:
+    """Fetch what ``fields`` need (everything when empty) for one source."""
+    from buildsig.unknowns import metadata_request, needed_unknowns
+
+    wanted = (
+        needed_unknowns([f"input.{f}" for f in fields], inp.unknowns)
+        if fields
+        else list(inp.unknowns)
+    )
+    request = metadata_request(wanted)
+    if not request:
+        return inp
+    if request.git is not None:
+        from buildsig.git.resolve import resolve_git_source
+
+        return resolve_git_source(source, objects=request.git.objects, timeout=timeout)
+    kind = "image" if request.image is not None else "http"
+    raise InvalidInputError(
+        f"resolving {kind} sources is not available in this version; "
+        "pass --no-resolve to print what the identifier determines",
+        source=source.identifier,
+    )
+
+
+def _verify_git_object(args: argparse.Namespace) -> int:
+    from buildsig.git.objects import parse_git_object
+    from buildsig.git.verify import TrustedKeys, verify_git_object
+
+    _require_trust(args)
+    keys = TrustedKeys.from_files(
+        keys=args.keys, allowed_signers=args.allowed_signers, revocation_file=args.revocation_file
+    )
+    all_ok = True
+    for name in args.files:
+        raw = sys.stdin.buffer.read(16 * 1024 * 1024 + 1) if name == "-" else _read_object(name)
+        obj = parse_git_object(raw)
+        fmt = "sha256" if len(obj.header("tree") or obj.header("object") or b"") == 64 else "sha1"
+        check = verify_git_object(obj, keys, allow_sha1=args.allow_sha1)
+        all_ok = all_ok and check.verified
+        record = {"object": name, "type": obj.type, "id": obj.object_id(fmt), **check.to_dict()}  # type: ignore[arg-type]
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 0 if all_ok else 1
+
+
+def _read_object(name: str) -> bytes:
+    try:
+        with open(name, "rb") as fh:
+            return fh.read(16 * 1024 * 1024 + 1)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {name}: {exc.strerror}", source=name) from None
+
+
+def _audit_git(args: argparse.Namespace) -> int:
+    from buildsig.git.audit import audit_repository
+
+    _require_trust(args)
+    progress = None
+    if sys.stderr.isatty() and not args.json:
+
+        def progress(done: int, total: int) -> None:
+            print(
+                f"\raudit: {done}/{total} objects ({100 * done // max(total, 1)}%)",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    report = audit_repository(
+        args.repo,
+        args.rev_range,
+        keys=args.keys,
+        allowed_signers=args.allowed_signers,
+        revocation_file=args.revocation_file,
+        allow_sha1=args.allow_sha1,
+        jobs=args.jobs,
+        progress=progress,
+    )
+    if progress is not None:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(_audit_table(report))
+    failed = bool(report.failed) or (
+        args.require_signed and report.by_outcome.get("unsigned", 0) > 0
+    )
+    return 1 if failed else 0
+
+
+def _audit_table(report: Any) -> str:
+    lines = [f"{len(report.items)} objects audited", "", "outcome          count"]
+    lines += [f"{k:<16} {v:>5}" for k, v in report.by_outcome.items()]
+    if report.by_signer:
+        lines += ["", "signer / outcomes"]
+        for signer, outcomes in report.by_signer.items():
+            parts = ", ".join(f"{k} {v}" for k, v in outcomes.items())
+            lines.append(f"{signer}: {parts}")
+    if report.failed:
+        lines += ["", "failures"]
+        lines += [
+            f"{i.type} {i.id}: {i.check.reason} ({i.check.detail})" for i in report.failed[:50]
+        ]
+        if len(report.failed) > 50:
+            lines.append(f"… and {len(report.failed) - 50} more (use --json for all)")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,6 +333,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             print(json.dumps(input_json_schema(), indent=2))
             return 0
+        if args.command == "verify":
+            return _verify_git_object(args)
+        if args.command == "audit":
+            return _audit_git(args)
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except BuildsigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

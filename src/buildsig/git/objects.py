@@ -1,4 +1,4 @@
-"""Raw git tag and commit objects: what they say, what exactly was signed, and their ids.
+r"""Raw git tag and commit objects: what they say, what exactly was signed, and their ids.
 
 A signature is only as good as the bytes it is checked against. This module reproduces
 git's own rules (``gpg-interface.c``, ``commit.c``, ``tag.c``) for splitting an object into
@@ -102,7 +102,7 @@ class GitObject:
 
 
 def object_id(kind: str, raw: bytes, algorithm: Literal["sha1", "sha256"] = "sha1") -> str:
-    """Git's object id: the hash of ``"<type> <size>\\0"`` followed by the content."""
+    """Git's object id: the hash of ``"<type> <size>"``, a NUL byte, then the content."""
     h = hashlib.sha1(usedforsecurity=False) if algorithm == "sha1" else hashlib.sha256()
     h.update(b"%s %d\0" % (kind.encode(), len(raw)))
     h.update(raw)

@@ -137,11 +137,12 @@ class LocalRemote:
         from dulwich.objects import Tag
 
         seen = 0
+        store: Any = self._repo.object_store  # dulwich types ids as NewTypes of bytes
         try:
-            obj = self._repo.object_store[oid]
+            obj = store[oid]
             while isinstance(obj, Tag) and seen < 16:
                 oid = obj.object[1]
-                obj = self._repo.object_store[oid]
+                obj = store[oid]
                 seen += 1
         except KeyError:
             return None
@@ -162,13 +163,14 @@ def _read_objects(
     from dulwich.objects import Tag
 
     out: dict[str, RawObject] = {}
+    store: Any = repo.object_store
     todo = list(ids)
     while todo:
         oid = todo.pop(0)
         if oid in out:
             continue
         try:
-            obj = repo.object_store[oid.encode()]
+            obj = store[oid.encode()]
         except KeyError:
             raise NotFoundError(f"object {oid} not found in {source}", source=source) from None
         raw = obj.as_raw_string()
@@ -203,7 +205,7 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
             socket.setdefaulttimeout(previous)
 
 
-def _tcp_client_class() -> type[GitClient]:
+def _tcp_client_class() -> Any:
     from dulwich.client import TCPGitClient
 
     class TimeoutTCPGitClient(TCPGitClient):
@@ -333,7 +335,7 @@ class NetworkRemote:
             yield
         except BuildsigError:
             raise
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise NetworkTimeoutError(
                 f"{what} {self.display}: no answer within {self.timeout:g} s", source=self.display
             ) from None
@@ -355,7 +357,7 @@ class NetworkRemote:
         """ls-remote with protocol v2 ``ref-prefix`` filters (v0 servers send everything)."""
         with self._errors("cannot list refs of"):
             result = self._client.get_refs(
-                self._path.encode() if isinstance(self._path, str) else self._path,
+                self._path.encode(),
                 protocol_version=self.protocol_version,
                 ref_prefix=[p.encode() for p in prefixes] or None,
             )
@@ -385,9 +387,10 @@ class NetworkRemote:
         def determine_wants(refs: Any, depth: int | None = None) -> list[bytes]:
             return wanted
 
+        client: Any = self._client
         try:
             with self._errors("cannot fetch from"):
-                self._client.fetch(
+                client.fetch(
                     self._path,
                     repo,
                     determine_wants=determine_wants,

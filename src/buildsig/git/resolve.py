@@ -141,13 +141,11 @@ def _git_fields(git: Git, resolved: ResolvedRef) -> Git:
         parsed = to_model(
             parse_git_object(resolved.commit_object, "commit", object_format=_fmt(commit_checksum))
         )
-        assert isinstance(parsed, Commit)
-        commit_obj = parsed
+        commit_obj = parsed if isinstance(parsed, Commit) else None
         if resolved.tag_object is not None:
             check_object_id("tag", resolved.tag_object, checksum)
             parsed_tag = to_model(parse_git_object(resolved.tag_object, "tag"))
-            assert isinstance(parsed_tag, Tag)
-            tag_obj = parsed_tag
+            tag_obj = parsed_tag if isinstance(parsed_tag, Tag) else None
     ref = resolved.ref
     return dataclasses.replace(
         git,
@@ -171,9 +169,11 @@ def resolve_git_source(
     timeout: float = DEFAULT_TIMEOUT,
     ssh_command: str | None = None,
 ) -> Input:
-    """Build the input for a git source and resolve it (the ref; with ``objects`` also
-    the tag and commit). ``remote`` overrides the client (tests, custom transports);
-    otherwise one is opened for the source's ``git.fullurl`` or remote URL.
+    """Build the input for a git source and resolve it over the network or from disk.
+
+    Always the ref; with ``objects`` also the tag and commit. ``remote`` overrides the
+    client (tests, custom transports); otherwise one is opened for the source's
+    ``git.fullurl`` or remote URL.
     """
     if isinstance(source, str):
         source = Source(source)
