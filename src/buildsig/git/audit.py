@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -129,13 +130,27 @@ def iter_objects(
         repo.close()
 
 
+_REV_SUFFIXES = re.compile(r"(.*?)((?:[~^]\d*)*)")
+
+
 def _parse_range(repo: Any, text: str) -> tuple[list[bytes], list[bytes]]:
     from dulwich.objectspec import parse_commit
 
     def one(rev: str) -> bytes:
+        # dulwich resolves names and ids; git's ~N and ^N suffixes are applied here.
+        m = _REV_SUFFIXES.fullmatch(rev)
+        base, suffixes = (m.group(1), m.group(2)) if m else (rev, "")
         try:
-            return bytes(parse_commit(repo, rev.encode()).id)
-        except (KeyError, ValueError):
+            commit = parse_commit(repo, (base or "HEAD").encode())
+            for op, count in re.findall(r"([~^])(\d*)", suffixes):
+                n = int(count) if count else 1
+                if op == "~":
+                    for _ in range(n):
+                        commit = repo[commit.parents[0]]
+                elif n:
+                    commit = repo[commit.parents[n - 1]]
+            return bytes(commit.id)
+        except (KeyError, ValueError, IndexError):
             raise InvalidInputError(f"unknown revision {rev!r}", source=rev) from None
 
     if ".." in text:
