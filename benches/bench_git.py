@@ -74,7 +74,7 @@ def ssh_verify(quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         repo = _repo_with([("tag", raw)], tmp)
-        oid = tag.name.split(".")[1]
+        oid = tag.name.removesuffix(".obj").rsplit(".", 1)[1]
         git_rate = _cmd_rate(
             [
                 "git",
@@ -158,7 +158,7 @@ def pgp_verify(quick: bool) -> list[Row]:
             capture_output=True,
         )
         repo = _repo_with([("tag", raw)], tmp)
-        oid = tag.name.split(".")[1]
+        oid = tag.name.removesuffix(".obj").rsplit(".", 1)[1]
         git_rate = _cmd_rate(["git", "-C", str(repo), "verify-tag", oid], n=n, env=env)
         rows.append(
             Row(
@@ -183,7 +183,7 @@ def pgp_verify(quick: bool) -> list[Row]:
                 )
             )
         else:
-            with GnuPGVerifier(key.read_bytes()) as gv:
+            with GnuPGVerifier.from_armored(key.read_bytes()) as gv:
                 assert gv.verify(obj.payload, obj.signature or b"").verified
                 rate = ops_per_second(
                     lambda: gv.verify(obj.payload, obj.signature or b""),
@@ -267,6 +267,8 @@ def make_signed_history(repo: Path, n: int) -> tuple[Path, str]:
     r.refs[b"refs/heads/main"] = parent.encode()  # type: ignore[union-attr]
     r.refs.set_symbolic_ref(b"HEAD", b"refs/heads/main")
     r.close()
+    # Real histories live in packs, not loose files: pack it as git gc would.
+    subprocess.run(["git", "-C", str(repo), "repack", "-adq"], check=True)
     path = repo.parent / "allowed_signers"
     path.write_text(allowed)
     return path, parent or ""

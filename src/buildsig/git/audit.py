@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -89,16 +90,28 @@ def _signer_label(check: SignatureCheck) -> str:
     return f"{who} [{s.algorithm} {s.key_id or s.signing_fingerprint}]".strip()
 
 
+def _parents(raw: bytes) -> list[bytes]:
+    """Parent ids from a commit's headers (a cheap scan; no full parse needed to walk)."""
+    out = []
+    for line in raw.split(b"\n", 64):
+        if not line:
+            break
+        if line.startswith(b"parent "):
+            out.append(line[7:].strip())
+    return out
+
+
 def iter_objects(
     path: str | Path, rev_range: str | None = None
 ) -> Iterator[tuple[str, str, bytes, str]]:
     """Yield (type, id, raw, object_format) for every object to audit.
 
     That is every commit in ``rev_range`` (``REV`` or ``A..B``; default ``HEAD``) and every
-    annotated tag that points into it.
+    annotated tag that points into it. Objects are read raw, each once; a shallow
+    repository's missing parents simply end the walk there.
     """
     from dulwich.errors import NotGitRepository
-    from dulwich.objects import Commit, Tag
+    from dulwich.objects import Tag
     from dulwich.repo import Repo
 
     try:
@@ -107,27 +120,51 @@ def iter_objects(
         raise NotFoundError(f"not a git repository: {path}", source=str(path)) from None
     try:
         fmt = str(getattr(getattr(repo, "object_format", None), "name", "sha1"))
-        include, exclude = _parse_range(repo, rev_range or "HEAD")
-        walker = repo.get_walker(include=include, exclude=exclude or None)  # type: ignore[arg-type]
-        seen: set[bytes] = set()
-        for entry in walker:
-            commit = entry.commit
-            seen.add(commit.id)
-            yield "commit", commit.id.decode(), commit.as_raw_string(), fmt
         store: Any = repo.object_store
+        include, exclude = _parse_range(repo, rev_range or "HEAD")
+        seen = _ancestors(store, exclude)
+        stack = list(include)
+        walked: set[bytes] = set()
+        while stack:
+            oid = stack.pop()
+            if oid in seen:
+                continue
+            seen.add(oid)
+            try:
+                type_num, raw = store.get_raw(oid)
+            except KeyError:
+                continue  # beyond a shallow boundary
+            if type_num != 1:
+                continue
+            walked.add(oid)
+            yield "commit", oid.decode(), raw, fmt
+            stack.extend(_parents(raw))
         refs: Any = repo.refs
         tags: dict[bytes, bytes] = refs.as_dict(b"refs/tags")
         for _name, oid in sorted(tags.items()):
             obj = store[oid]
-            if not isinstance(obj, Tag):
-                continue
-            target = obj.object[1]
-            peeled = store[target]
-            if isinstance(peeled, Commit) and peeled.id not in seen:
-                continue
-            yield "tag", oid.decode(), obj.as_raw_string(), fmt
+            if isinstance(obj, Tag) and obj.object[1] in walked:
+                yield "tag", oid.decode(), obj.as_raw_string(), fmt
     finally:
         repo.close()
+
+
+def _ancestors(store: Any, tips: list[bytes]) -> set[bytes]:
+    """Every commit reachable from ``tips`` (the excluded side of ``A..B``)."""
+    out: set[bytes] = set()
+    stack = list(tips)
+    while stack:
+        oid = stack.pop()
+        if oid in out:
+            continue
+        out.add(oid)
+        try:
+            type_num, raw = store.get_raw(oid)
+        except KeyError:
+            continue
+        if type_num == 1:
+            stack.extend(_parents(raw))
+    return out
 
 
 _REV_SUFFIXES = re.compile(r"(.*?)((?:[~^]\d*)*)")
@@ -214,23 +251,36 @@ def audit_repository(
     trusted = TrustedKeys.from_files(
         keys=keys, allowed_signers=allowed_signers, revocation_file=revocation_file
     )
-    objects = list(iter_objects(path, rev_range))
-    total = len(objects)
     opts = {"allow_sha1": allow_sha1}
     workers = jobs or os.cpu_count() or 1
+    stream = iter_objects(path, rev_range)
+    first = list(itertools.islice(stream, _PARALLEL_THRESHOLD))
     items: list[AuditItem] = []
-    if workers <= 1 or total < _PARALLEL_THRESHOLD:
-        for n, obj in enumerate(objects, 1):
+    if workers <= 1 or len(first) < _PARALLEL_THRESHOLD:
+        # Small history (or one core): no pool; the rest of the stream is read lazily.
+        for n, obj in enumerate(itertools.chain(first, stream), 1):
             items.append(_verify_one(obj, trusted, opts))
-            if progress is not None and (n % 64 == 0 or n == total):
-                progress(n, total)
+            if progress is not None and n % 64 == 0:
+                progress(n, 0)
+        if progress is not None:
+            progress(len(items), len(items))
         return AuditReport(tuple(items))
-    chunks = [objects[i : i + _CHUNK] for i in range(0, total, _CHUNK)]
+    # Verify on every core while this process keeps reading: reads and checks overlap.
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(key_spec, opts)
     ) as pool:
-        for result in pool.map(_verify_chunk, chunks):
-            items.extend(result)
+        futures = []
+        chunk, total = first, len(first)
+        for obj in stream:
+            chunk.append(obj)
+            total += 1
+            if len(chunk) >= _CHUNK:
+                futures.append(pool.submit(_verify_chunk, chunk))
+                chunk = []
+        if chunk:
+            futures.append(pool.submit(_verify_chunk, chunk))
+        for future in futures:
+            items.extend(future.result())
             if progress is not None:
                 progress(len(items), total)
     return AuditReport(tuple(items))
