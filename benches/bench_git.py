@@ -280,7 +280,7 @@ def audit_history(quick: bool) -> list[Row]:
     n = 1000 if quick else 5000
     with tempfile.TemporaryDirectory() as d:
         repo = Path(d) / "history.git"
-        allowed, head = make_signed_history(repo, n)
+        allowed, _head = make_signed_history(repo, n)
         t0 = time.perf_counter()
         report = audit_repository(repo, allowed_signers=allowed)
         ours = time.perf_counter() - t0
@@ -333,10 +333,11 @@ def audit_history(quick: bool) -> list[Row]:
 
 
 def resolution(quick: bool) -> list[Row]:
-    from buildsig.git.remote import NetworkRemote
-    from buildsig.git.resolve import resolve_ref
     from tests.git.conftest import build_repo
     from tests.git.servers import git_daemon
+
+    from buildsig.git.remote import NetworkRemote
+    from buildsig.git.resolve import resolve_ref
 
     n = 5 if quick else 20
     with tempfile.TemporaryDirectory() as d:

@@ -98,7 +98,7 @@ class Source:
         - ``local://NAME``: kept;
         - a bare image reference, with ``:latest`` added as above;
         - otherwise an scp-like git URL (``git@github.com:o/r.git#ref``) is a git source;
-          a ``file://`` URL or a local git repository (``./repo#v1.0``) is a git source
+          a ``file://`` URL or a local git repository with a ref (``./repo#v1.0``) is a git source
           read from disk (a buildsig extension: BuildKit has no file transport); any other
           existing path is the local build context.
         """
@@ -131,8 +131,10 @@ class Source:
         except InvalidReferenceError:
             if is_git_transport(text):
                 return cls(f"git://{text}", {ATTR_GIT_FULL_URL: text})
-            path, _, fragment = text.partition("#")
-            if _is_git_repository(path):
+            # A path names a repository only with a ref (./repo#v1); a plain path is the
+            # local build context, as in Buildx, even inside a git checkout.
+            path, sep, fragment = text.partition("#")
+            if sep and _is_git_repository(path):
                 url = Path(path).resolve().as_uri() + (f"#{fragment}" if fragment else "")
                 return cls(f"git://{url}", {ATTR_GIT_FULL_URL: url})
             if os.path.exists(text):

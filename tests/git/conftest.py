@@ -83,7 +83,9 @@ def build_repo(root: Path, object_format: str) -> ServedRepo:
 
 
 @pytest.fixture(scope="session", params=["sha1", "sha256"])
-def served_repo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ServedRepo:
+def served_repo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> ServedRepo:
     return build_repo(tmp_path_factory.mktemp("served"), request.param)
 
 

@@ -28,7 +28,10 @@ def free_port() -> int:
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.5),
+        ):
             return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
@@ -71,9 +74,12 @@ def git_daemon(base: Path) -> Iterator[int]:
 
 
 def _http_backend_handler(root: Path) -> type[BaseHTTPRequestHandler]:
-    backend = subprocess.run(
-        ["git", "--exec-path"], check=True, capture_output=True, text=True
-    ).stdout.strip() + "/git-http-backend"
+    backend = (
+        subprocess.run(
+            ["git", "--exec-path"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        + "/git-http-backend"
+    )
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -102,7 +108,9 @@ def _http_backend_handler(root: Path) -> type[BaseHTTPRequestHandler]:
                 env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
             if self.headers.get("Content-Encoding"):
                 env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
-            out = subprocess.run([backend], input=body, capture_output=True, env=env, timeout=60).stdout
+            out = subprocess.run(
+                [backend], input=body, capture_output=True, env=env, timeout=60
+            ).stdout
             head, _, payload = out.partition(b"\r\n\r\n")
             status = 200
             headers = []

@@ -31,7 +31,9 @@ COMMIT_RAW = (
 
 
 def sha1_of(kind: str, raw: bytes) -> str:
-    return hashlib.sha1(b"%s %d\0" % (kind.encode(), len(raw)) + raw).hexdigest()
+    return hashlib.sha1(
+        b"%s %d\0" % (kind.encode(), len(raw)) + raw, usedforsecurity=False
+    ).hexdigest()
 
 
 def test_buildx_commit_and_tag_fixture() -> None:
@@ -43,7 +45,11 @@ def test_buildx_commit_and_tag_fixture() -> None:
     commit = to_model(parse_git_object(COMMIT_RAW))
     assert commit == Commit(
         tree="0123456789abcdef0123456789abcdef01234567",
-        author=Actor(name="Alice", email="alice@example.com", when=datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+        author=Actor(
+            name="Alice",
+            email="alice@example.com",
+            when=datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC),
+        ),
         committer=Actor(
             name="Bob",
             email="bob@example.com",
@@ -55,7 +61,12 @@ def test_buildx_commit_and_tag_fixture() -> None:
     assert commit.to_dict()["author"]["when"] == "2023-11-14T22:13:20Z"
     tag = to_model(parse_git_object(tag_raw))
     assert isinstance(tag, Tag)
-    assert (tag.object, tag.type, tag.tag, tag.message) == (commit_id, "commit", "v1.2.3", "release v1.2.3")
+    assert (tag.object, tag.type, tag.tag, tag.message) == (
+        commit_id,
+        "commit",
+        "v1.2.3",
+        "release v1.2.3",
+    )
     assert tag.raw == tag_raw
     assert parse_git_object(tag_raw).signature is None
     check_object_id("commit", COMMIT_RAW, commit_id)
@@ -73,13 +84,19 @@ def test_object_id_mismatch_and_lengths() -> None:
 @pytest.mark.parametrize(
     ("line", "actor"),
     [
-        (b"A B <a@b> 0 +0000", Actor(name="A B", email="a@b", when=datetime(1970, 1, 1, tzinfo=UTC))),
+        (
+            b"A B <a@b> 0 +0000",
+            Actor(name="A B", email="a@b", when=datetime(1970, 1, 1, tzinfo=UTC)),
+        ),
         (b"Name <a@b>", Actor(name="Name", email="a@b")),
         (b"Name <a@b> notatime +0100", Actor(name="Name", email="a@b")),
         (b"Name <a@b> 1 +01", Actor(name="Name", email="a@b")),
         (b"Name <a@b> 99999999999999999999 +0000", Actor(name="Name", email="a@b")),
         (b"no email at all", Actor(name="no email at all")),
-        (b"Odd <x> <real@e> 5 +0530", Actor(name="Odd <x>", email="real@e", when=datetime(1970, 1, 1, 0, 0, 5, tzinfo=UTC))),
+        (
+            b"Odd <x> <real@e> 5 +0530",
+            Actor(name="Odd <x>", email="real@e", when=datetime(1970, 1, 1, 0, 0, 5, tzinfo=UTC)),
+        ),
     ],
 )
 def test_actor_parsing(line: bytes, actor: Actor) -> None:
@@ -113,7 +130,8 @@ def test_commit_signature_headers_and_mergetag() -> None:
         b"parent " + b"2" * 40 + b"\n"
         b"parent " + b"3" * 40 + b"\n"
         b"author A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n"
-        b"mergetag object x\n type commit\n tag v1\n \n -----BEGIN PGP SIGNATURE-----\n sig\n -----END PGP SIGNATURE-----\n"
+        b"mergetag object x\n type commit\n tag v1\n \n"
+        b" -----BEGIN PGP SIGNATURE-----\n sig\n -----END PGP SIGNATURE-----\n"
         b"gpgsig -----BEGIN SSH SIGNATURE-----\n AAAA\n -----END SSH SIGNATURE-----\n"
         b"gpgsig-sha256 bogus\n"
         b"\nmerge\n"
@@ -145,7 +163,10 @@ def test_tag_signature_is_the_last_armor_line() -> None:
 
 
 def test_x509_signatures_are_recognised() -> None:
-    raw = b"object o\ntype commit\ntag v\ntagger T <t@t> 1 +0000\n\nm\n-----BEGIN SIGNED MESSAGE-----\nx\n"
+    raw = (
+        b"object o\ntype commit\ntag v\ntagger T <t@t> 1 +0000\n\n"
+        b"m\n-----BEGIN SIGNED MESSAGE-----\nx\n"
+    )
     assert parse_git_object(raw).signature_format == "x509"
 
 
@@ -164,13 +185,21 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> bytes:
 
 
 @pytest.fixture(scope="module", params=["sha1", "sha256"])
-def ssh_signed_repo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+def ssh_signed_repo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, str]:
     base = tmp_path_factory.mktemp(f"objects-{request.param}")
     key = base / "key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=60)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=60
+    )
     repo = base / "repo"
-    subprocess.run(["git", "init", "-q", f"--object-format={request.param}", str(repo)], check=True, timeout=60)
-    env = dict(os.environ, GIT_AUTHOR_DATE="1700000000 +0200", GIT_COMMITTER_DATE="1700000000 +0200")
+    subprocess.run(
+        ["git", "init", "-q", f"--object-format={request.param}", str(repo)], check=True, timeout=60
+    )
+    env = dict(
+        os.environ, GIT_AUTHOR_DATE="1700000000 +0200", GIT_COMMITTER_DATE="1700000000 +0200"
+    )
     for k, v in {
         "user.name": "Tess Ter",
         "user.email": "t@example.com",
@@ -206,7 +235,19 @@ def test_payloads_are_what_git_signed(ssh_signed_repo: tuple[Path, Path, str]) -
         sig.write_bytes(obj.signature)
         # ssh-keygen, given our payload and our signature, must agree that git signed it
         proc = subprocess.run(
-            ["ssh-keygen", "-Y", "verify", "-n", "git", "-f", str(allowed), "-I", "t@example.com", "-s", str(sig)],
+            [
+                "ssh-keygen",
+                "-Y",
+                "verify",
+                "-n",
+                "git",
+                "-f",
+                str(allowed),
+                "-I",
+                "t@example.com",
+                "-s",
+                str(sig),
+            ],
             input=obj.payload,
             capture_output=True,
             timeout=60,
@@ -223,7 +264,11 @@ def test_model_fields_match_git_cat_file(ssh_signed_repo: tuple[Path, Path, str]
     assert commit.tree == git(repo, "rev-parse", "HEAD~1^{tree}").decode().strip()
     assert commit.parents == ()
     assert commit.message == "first\n\nbody line"
-    assert commit.author.to_dict() == {"name": "Tess Ter", "email": "t@example.com", "when": "2023-11-15T00:13:20+02:00"}
+    assert commit.author.to_dict() == {
+        "name": "Tess Ter",
+        "email": "t@example.com",
+        "when": "2023-11-15T00:13:20+02:00",
+    }
     tag_id = git(repo, "rev-parse", "v1").decode().strip()
     tag = to_model(parse_git_object(git(repo, "cat-file", "tag", tag_id), object_format=fmt))
     assert isinstance(tag, Tag)

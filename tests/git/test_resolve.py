@@ -6,7 +6,15 @@ import time
 
 import pytest
 
-from buildsig import Commit, NetworkError, NetworkTimeoutError, NotFoundError, Source, Tag, VerificationError
+from buildsig import (
+    Commit,
+    NetworkError,
+    NetworkTimeoutError,
+    NotFoundError,
+    Source,
+    Tag,
+    VerificationError,
+)
 from buildsig.git.remote import NetworkRemote, open_remote
 from buildsig.git.resolve import resolve_git_source, resolve_ref
 from tests.git.conftest import ServedRepo
@@ -33,7 +41,12 @@ def source_for(url: str, ref: str) -> Source:
     ],
 )
 def test_resolves_like_buildkit(
-    remote_url: str, served_repo: ServedRepo, ref: str, used: str, checksum_key: str, commit_key: str
+    remote_url: str,
+    served_repo: ServedRepo,
+    ref: str,
+    used: str,
+    checksum_key: str,
+    commit_key: str,
 ) -> None:
     inp = resolve_git_source(source_for(remote_url, ref), objects=True, timeout=20)
     git = inp.git
@@ -44,8 +57,12 @@ def test_resolves_like_buildkit(
     assert git.commit_checksum == ids[commit_key]
     assert git.is_annotated_tag is (ids[checksum_key] != ids[commit_key])
     assert git.is_sha256 is (served_repo.object_format == "sha256")
-    assert git.tag_name == (used.removeprefix("refs/tags/") if used.startswith("refs/tags/") else "")
-    assert git.branch == (used.removeprefix("refs/heads/") if used.startswith("refs/heads/") else "")
+    assert git.tag_name == (
+        used.removeprefix("refs/tags/") if used.startswith("refs/tags/") else ""
+    )
+    assert git.branch == (
+        used.removeprefix("refs/heads/") if used.startswith("refs/heads/") else ""
+    )
     assert isinstance(git.commit, Commit)
     assert git.commit.author.name == "Ada Author"
     assert git.commit.committer.email == "cy@example.com"
