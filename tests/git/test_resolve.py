@@ -163,3 +163,37 @@ def test_credentials_never_appear_in_errors() -> None:
 def test_not_a_repository(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(NotFoundError, match="not a git repository"):
         open_remote(str(tmp_path))
+
+
+def test_an_object_that_is_not_what_its_id_says_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A repository (or server) handing over different bytes under a tag's id."""
+    import shutil
+    import subprocess
+    import zlib
+
+    from buildsig import DigestMismatchError
+    from tests.git.conftest import build_repo, git
+
+    served = build_repo(tmp_path, "sha1")
+    repo = served.path
+    # Explode the pack into loose objects, then forge the tag's loose object.
+    packdir = repo / "objects" / "pack"
+    for pack in sorted(packdir.glob("*.pack")):
+        moved = tmp_path / pack.name
+        pack.rename(moved)
+        (packdir / pack.name.replace(".pack", ".idx")).unlink()
+        subprocess.run(
+            ["git", "-C", str(repo), "unpack-objects", "-q"], stdin=moved.open("rb"), check=True
+        )
+    tag_id = served.ids["v1.0"]
+    raw = git(repo, "cat-file", "tag", tag_id).encode() + b"\n"
+    forged = raw.replace(b"release 1.0", b"release 6.6")
+    loose = repo / "objects" / tag_id[:2] / tag_id[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(zlib.compress(b"tag %d\0" % len(forged) + forged))
+    with pytest.raises(DigestMismatchError) as info:
+        resolve_git_source(
+            Source(f"git://{repo.as_uri()}#v1.0", {"git.fullurl": f"{repo.as_uri()}#v1.0"})
+        )
+    assert info.value.expected == tag_id
+    shutil.rmtree(repo)

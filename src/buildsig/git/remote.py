@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from buildsig.errors import (
     BuildsigError,
+    DigestMismatchError,
     InvalidInputError,
     NetworkError,
     NetworkTimeoutError,
     NotFoundError,
+    VerificationError,
 )
 from buildsig.git.objects import check_object_id
 
@@ -134,19 +136,22 @@ class LocalRemote:
         return RefListing(refs=refs, symrefs=symrefs, object_format=str(fmt))
 
     def _peel(self, oid: bytes) -> bytes | None:
+        """Where a tag chain ends (normally a commit); None if an object is missing.
+
+        Reads go through the same checked path as fetches, so a corrupt object raises.
+        """
         from dulwich.objects import Tag
 
-        seen = 0
-        store: Any = self._repo.object_store  # dulwich types ids as NewTypes of bytes
-        try:
-            obj = store[oid]
-            while isinstance(obj, Tag) and seen < 16:
-                oid = obj.object[1]
-                obj = store[oid]
-                seen += 1
-        except KeyError:
-            return None
-        return oid
+        current = oid.decode()
+        for _ in range(16):
+            try:
+                obj = _read_objects(self._repo, [current], peel=False, source=self.path)[current]
+            except NotFoundError:
+                return None
+            if obj.type != "tag":
+                break
+            current = Tag.from_string(obj.raw).object[1].decode()
+        return current.encode()
 
     def fetch_objects(self, ids: Sequence[str], *, peel: bool) -> dict[str, RawObject]:
         """Read the objects straight from the object store."""
@@ -160,6 +165,7 @@ class LocalRemote:
 def _read_objects(
     repo: Repo, ids: Sequence[str], *, peel: bool, source: str
 ) -> dict[str, RawObject]:
+    from dulwich.errors import ChecksumMismatch, ObjectFormatException
     from dulwich.objects import Tag
 
     out: dict[str, RawObject] = {}
@@ -173,6 +179,17 @@ def _read_objects(
             obj = store[oid.encode()]
         except KeyError:
             raise NotFoundError(f"object {oid} not found in {source}", source=source) from None
+        except ChecksumMismatch as exc:
+            raise DigestMismatchError(
+                f"object {oid} in {source} does not hash to its id",
+                expected=oid,
+                actual=str(getattr(exc, "got", "") or ""),
+                source=source,
+            ) from None
+        except (ObjectFormatException, ValueError) as exc:
+            raise VerificationError(
+                f"object {oid} in {source} is corrupt: {_clean(exc)}", source=source
+            ) from None
         raw = obj.as_raw_string()
         kind = obj.type_name.decode()
         if len(raw) > MAX_OBJECT_BYTES:
