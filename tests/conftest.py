@@ -19,12 +19,15 @@ REQUIRED_TOOLS = {
     "gpg": "gnupg",
     "gpgconf": "gnupg",
     "ssh-keygen": "openssh-client",
+    "/usr/sbin/sshd": "openssh-server",  # a real ssh server for the ssh:// transport tests
 }
 
 
 def ensure_tools(tools: dict[str, str]) -> None:
     """Install the Debian packages of any missing tools, or fail with what to do."""
-    missing = sorted({pkg for exe, pkg in tools.items() if shutil.which(exe) is None})
+    missing = sorted(
+        {pkg for exe, pkg in tools.items() if shutil.which(exe) is None and not os.path.exists(exe)}
+    )
     if not missing:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:

@@ -174,3 +174,67 @@ def hanging_server() -> Iterator[int]:
         for conn in held:
             conn.close()
         listener.close()
+
+
+@contextlib.contextmanager
+def sshd(base: Path) -> Iterator[tuple[int, str]]:
+    """A real OpenSSH server on 127.0.0.1 with its own config and keys.
+
+    Yields the port and an ``ssh`` command line (key, no host-key prompts) for clients.
+    Accepts ``GIT_PROTOCOL`` so git's protocol v2 works over it, as on git hosting.
+    """
+    if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
+        from tests.conftest import ensure_tools
+
+        ensure_tools({"/usr/sbin/sshd": "openssh-server"})
+    base.mkdir(parents=True, exist_ok=True)
+    host_key, user_key = base / "host_key", base / "user_key"
+    for key in (host_key, user_key):
+        if not key.exists():
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+                check=True,
+                timeout=60,
+            )
+    (base / "authorized_keys").write_text((base / "user_key.pub").read_text())
+    (base / "authorized_keys").chmod(0o600)
+    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
+    port = free_port()
+    config = base / "sshd_config"
+    config.write_text(
+        "\n".join(
+            [
+                f"Port {port}",
+                "ListenAddress 127.0.0.1",
+                f"HostKey {host_key}",
+                f"AuthorizedKeysFile {base / 'authorized_keys'}",
+                f"PidFile {base / 'sshd.pid'}",
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "StrictModes no",
+                "AcceptEnv GIT_PROTOCOL",
+                "LogLevel ERROR",
+                "",
+            ]
+        )
+    )
+    proc = subprocess.Popen(
+        ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        ssh = (
+            f"ssh -i {user_key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+            "-o BatchMode=yes -o LogLevel=ERROR"
+        )
+        yield port, ssh
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.kill()

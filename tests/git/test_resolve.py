@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -197,3 +198,47 @@ def test_an_object_that_is_not_what_its_id_says_is_refused(tmp_path) -> None:  #
         )
     assert info.value.expected == tag_id
     shutil.rmtree(repo)
+
+
+# --- ssh, through a real OpenSSH server --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
+    from tests.git.servers import sshd
+
+    with sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+def test_resolves_over_ssh_url(served_repo: ServedRepo, ssh_server: tuple[int, str]) -> None:
+    port, ssh = ssh_server
+    url = f"ssh://root@127.0.0.1:{port}{served_repo.path}"
+    inp = resolve_git_source(source_for(url, "v1.0"), ssh_command=ssh, timeout=30)
+    assert inp.git is not None and inp.git.tag is not None
+    assert inp.git.schema == "ssh"
+    assert inp.git.checksum == served_repo.ids["v1.0"]
+    assert inp.git.commit_checksum == served_repo.ids["c2"]
+
+
+def test_resolves_over_scp_like_url(served_repo: ServedRepo, ssh_server: tuple[int, str]) -> None:
+    port, ssh = ssh_server
+    url = f"root@127.0.0.1:{served_repo.path}"
+    inp = resolve_git_source(source_for(url, "main"), ssh_command=f"{ssh} -p {port}", timeout=30)
+    assert inp.git is not None
+    assert inp.git.remote == url
+    assert inp.git.commit_checksum == served_repo.ids["c2"]
+    assert inp.git.commit is not None
+
+
+def test_ssh_that_hangs_is_ended(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An ssh that never answers is killed by the watchdog, not waited on forever."""
+    fake = tmp_path / "slow-ssh"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake.chmod(0o755)
+    remote = NetworkRemote("ssh://nobody@127.0.0.1/x.git", timeout=1.0, ssh_command=str(fake))
+    started = time.monotonic()
+    with pytest.raises(NetworkTimeoutError, match="no answer within 1 s"):
+        resolve_ref(remote, "main")
+    assert time.monotonic() - started < 10
+    remote.close()

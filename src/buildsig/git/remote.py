@@ -229,22 +229,12 @@ def _tcp_client_class() -> Any:
         """dulwich's git:// client with a timeout on connect and on every read."""
 
         timeout: float = DEFAULT_TIMEOUT
-        # dulwich does not close a connection whose read timed out; we close them all.
-        connections: list[Any]
 
         def _connect(
             self, cmd: bytes, path: str | bytes, protocol_version: int | None = None
         ) -> Any:
             with _socket_timeout(self.timeout):
-                result = super()._connect(cmd, path, protocol_version)
-            self.connections.append(result[0])
-            return result
-
-        def close_connections(self) -> None:
-            for proto in self.connections:
-                with contextlib.suppress(Exception):
-                    proto.close()
-            self.connections.clear()
+                return super()._connect(cmd, path, protocol_version)
 
     return TimeoutTCPGitClient
 
@@ -257,14 +247,17 @@ def _ssh_vendor(timeout: float, ssh_command: str | None) -> Any:
 
         def __init__(self) -> None:
             self.timers: list[threading.Timer] = []
+            self.wrappers: list[Any] = []
+            self.expired = threading.Event()  # set when the watchdog had to kill ssh
 
         def run_command(self, *args: Any, **kwargs: Any) -> Any:
             if ssh_command and not kwargs.get("ssh_command"):
                 kwargs["ssh_command"] = ssh_command
             wrapper = super().run_command(*args, **kwargs)
+            self.wrappers.append(wrapper)
             proc = getattr(wrapper, "proc", None)
             if proc is not None:
-                timer = threading.Timer(timeout, _kill, args=(proc,))
+                timer = threading.Timer(timeout, _kill, args=(proc, self.expired))
                 timer.daemon = True
                 timer.start()
                 self.timers.append(timer)
@@ -273,7 +266,9 @@ def _ssh_vendor(timeout: float, ssh_command: str | None) -> Any:
     return WatchdogSSHVendor()
 
 
-def _kill(proc: Any) -> None:
+def _kill(proc: Any, expired: threading.Event | None = None) -> None:
+    if proc.poll() is None and expired is not None:
+        expired.set()
     with contextlib.suppress(OSError):
         proc.kill()
 
@@ -296,6 +291,7 @@ class NetworkRemote:
         self.timeout = timeout
         self.protocol_version = protocol_version
         self._vendor: Any = None
+        self._protocols: list[Any] = []
         self._client, self._path = self._make_client(url, ssh_command)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -309,8 +305,7 @@ class NetworkRemote:
         if isinstance(client, dc.TCPGitClient):
             tcp: Any = _tcp_client_class()(client._host, port=client._port)
             tcp.timeout = self.timeout
-            tcp.connections = []
-            return tcp, path
+            return self._track(tcp), path
         if isinstance(client, dc.Urllib3HttpGitClient):
             # Rebuilt only to add a timeout (get_transport_and_path cannot pass one).
             http = dc.Urllib3HttpGitClient(
@@ -323,15 +318,39 @@ class NetworkRemote:
         if isinstance(client, dc.SSHGitClient):
             self._vendor = _ssh_vendor(self.timeout, ssh_command)
             client.ssh_vendor = self._vendor
-            return client, path
+            return self._track(client), path
         if isinstance(client, dc.LocalGitClient):
             raise InvalidInputError(f"{self.display} is local: use LocalRemote")
         raise InvalidInputError(f"unsupported git transport for {self.display}")
 
+    def _track(self, client: Any) -> Any:
+        """Record every protocol connection the client opens, so all can be closed.
+
+        dulwich leaves a connection open when a read fails (a timeout, a killed ssh).
+        """
+        connect = client._connect
+
+        def tracking_connect(*args: Any, **kwargs: Any) -> Any:
+            result = connect(*args, **kwargs)
+            self._protocols.append(result[0])
+            return result
+
+        client._connect = tracking_connect
+        return client
+
     def _close_connections(self) -> None:
-        close_connections = getattr(self._client, "close_connections", None)
-        if callable(close_connections):
-            close_connections()
+        for proto in self._protocols:
+            with contextlib.suppress(Exception):
+                proto.close()
+        self._protocols.clear()
+        if self._vendor is not None:  # ssh: end the process and close its pipes
+            for wrapper in self._vendor.wrappers:
+                proc = getattr(wrapper, "proc", None)
+                if proc is not None and proc.poll() is None:
+                    _kill(proc)
+                with contextlib.suppress(Exception):
+                    wrapper.close()
+            self._vendor.wrappers.clear()
 
     @contextlib.contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -357,6 +376,11 @@ class NetworkRemote:
                 f"{what} {self.display}: no answer within {self.timeout:g} s", source=self.display
             ) from None
         except HangupException as exc:
+            if self._vendor is not None and self._vendor.expired.is_set():
+                raise NetworkTimeoutError(
+                    f"{what} {self.display}: no answer within {self.timeout:g} s",
+                    source=self.display,
+                ) from None
             raise NetworkError(
                 f"{what} {self.display}: the remote hung up ({_clean(exc)})", source=self.display
             ) from None
