@@ -286,3 +286,36 @@ def test_cli_sha1_signed_tag_needs_opt_in() -> None:
         run_cli("verify", "git-object", "--keys", junio, "--allow-sha1", old).stdout
     )
     assert accepted["verified"] is True
+
+
+def test_oversized_and_unknown_signature_blocks() -> None:
+    head = b"object " + b"a" * 40 + b"\ntype commit\ntag v1\ntagger T <t@t> 1 +0000\n\nmsg\n"
+    huge = (
+        head
+        + b"-----BEGIN SSH SIGNATURE-----\n"
+        + b"A" * (70 * 1024)
+        + b"\n-----END SSH SIGNATURE-----\n"
+    )
+    keys = TrustedKeys.from_key_file(
+        b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGrbc4Q3DmSlVk4TLS4LhsrDKfUQyW8iFX2mj8xl7L0a\n"
+    )
+    check = verify_git_object(huge, keys)
+    assert (check.verified, check.reason) == (False, "malformed")
+    x509 = head + b"-----BEGIN SIGNED MESSAGE-----\nxx\n-----END SIGNED MESSAGE-----\n"
+    assert verify_git_object(x509, keys).reason == "unsupported-format"
+    garbled = (
+        head + b"-----BEGIN SSH SIGNATURE-----\n!!!not base64!!!\n-----END SSH SIGNATURE-----\n"
+    )
+    assert verify_git_object(garbled, keys).reason == "malformed"
+
+
+def test_cli_garbage_object_is_a_one_line_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\x00\x01 not a git object")
+    keys = tmp_path / "k"
+    keys.write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGrbc4Q3DmSlVk4TLS4LhsrDKfUQyW8iFX2mj8xl7L0a\n"
+    )
+    err = run_cli("verify", "git-object", "--keys", str(keys), str(junk), code=1).stderr
+    assert err.startswith("error: invalid commit object")
+    assert len(err.splitlines()) == 1

@@ -362,9 +362,13 @@ class NetworkRemote:
             self._close_connections()
             raise
 
+    def _timeout(self, what: str) -> NetworkTimeoutError:
+        return NetworkTimeoutError(
+            f"{what} {self.display}: no answer within {self.timeout:g} s", source=self.display
+        )
+
     @contextlib.contextmanager
     def _mapped_errors(self, what: str) -> Iterator[None]:
-        """Turn transport failures into buildsig errors that name the (redacted) remote."""
         from dulwich.errors import GitProtocolError, HangupException
 
         try:
@@ -372,24 +376,17 @@ class NetworkRemote:
         except BuildsigError:
             raise
         except TimeoutError:
-            raise NetworkTimeoutError(
-                f"{what} {self.display}: no answer within {self.timeout:g} s", source=self.display
-            ) from None
+            raise self._timeout(what) from None
         except HangupException as exc:
             if self._vendor is not None and self._vendor.expired.is_set():
-                raise NetworkTimeoutError(
-                    f"{what} {self.display}: no answer within {self.timeout:g} s",
-                    source=self.display,
-                ) from None
+                raise self._timeout(what) from None  # our watchdog ended a hung ssh
             raise NetworkError(
                 f"{what} {self.display}: the remote hung up ({_clean(exc)})", source=self.display
             ) from None
+        # dulwich reports malformed protocol data with asserts and ValueError/KeyError too.
         except (GitProtocolError, OSError, ValueError, KeyError, AssertionError) as exc:
-            if "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower():
-                raise NetworkTimeoutError(
-                    f"{what} {self.display}: no answer within {self.timeout:g} s",
-                    source=self.display,
-                ) from None
+            if "timed out" in str(exc).lower():
+                raise self._timeout(what) from None
             raise NetworkError(
                 f"{what} {self.display}: {_clean(exc)}", source=self.display
             ) from None
