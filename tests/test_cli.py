@@ -138,9 +138,9 @@ def test_inspect_env_flags() -> None:
     assert proc.stderr == ""
 
 
-def test_inspect_without_no_resolve_says_what_to_do() -> None:
-    proc = run("inspect", "alpine", check_exit=1)
-    assert "--no-resolve" in proc.stderr
+def test_inspect_http_checksum_resolution_is_a_clear_error() -> None:
+    proc = run("inspect", "https://example.com/a.tgz", check_exit=1)
+    assert "resolving HTTP content checksums is not available" in proc.stderr
     assert proc.stdout == ""
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from buildsig._version import __version__
 from buildsig.errors import BuildsigError, InvalidInputError
-from buildsig.model import Env, Input, input_json_schema
+from buildsig.model import Env, input_json_schema
 from buildsig.source import Source, parse_platform, source_to_input
 
 __all__ = ["main"]
@@ -98,6 +98,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument(
         "--timeout", type=float, default=30.0, help="seconds per network step (default 30)"
+    )
+    inspect.add_argument(
+        "--oci-layout",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an OCI image layout to resolve images from, offline (repeatable)",
+    )
+    inspect.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a registry reached over plain HTTP (loopback registries always are)",
     )
 
     verify = sub.add_parser("verify", help="verify signatures").add_subparsers(
@@ -201,44 +215,27 @@ def _inspect(args: argparse.Namespace) -> int:
         target=args.target,
     )
     fields = [f.strip().removeprefix("input.") for f in args.fields.split(",") if f.strip()]
-    inputs: list[Input] = []
-    for text in sources:
-        source = Source.parse(text)
-        inp = source_to_input(source, platform=platform, env=env)
-        if inp.unknowns and not args.no_resolve:
-            inp = _resolve(source, inp, fields, args.timeout).with_env(env)
+    parsed = [Source.parse(text) for text in sources]
+    inputs = [source_to_input(src, platform=platform, env=env) for src in parsed]
+    if not args.no_resolve:
+        from buildsig.resolver import ResolveOptions, Resolver
+
+        options = ResolveOptions(
+            timeout=args.timeout,
+            oci_layouts=tuple(args.oci_layout),
+            insecure_registries=tuple(args.insecure_registry),
+        )
+        with Resolver(options) as resolver:
+            resolved = resolver.resolve_many(list(zip(parsed, inputs, strict=True)), fields)
+        inputs = [inp.with_env(env) for inp in resolved]
+    for text, inp in zip(sources, inputs, strict=True):
         if inp.unknowns and not args.quiet:
             print(f"unresolved for {text}: {', '.join(inp.unknown_refs())}", file=sys.stderr)
-        inputs.append(inp)
     if len(inputs) == 1:
         print(inputs[0].to_json())
     else:
         print("[\n  " + ",\n  ".join(i.to_json().replace("\n", "\n  ") for i in inputs) + "\n]")
     return 0
-
-
-def _resolve(source: Source, inp: Input, fields: list[str], timeout: float) -> Input:
-    """Fetch what ``fields`` need (everything when empty) for one source."""
-    from buildsig.unknowns import metadata_request, needed_unknowns
-
-    wanted = (
-        needed_unknowns([f"input.{f}" for f in fields], inp.unknowns)
-        if fields
-        else list(inp.unknowns)
-    )
-    request = metadata_request(wanted)
-    if not request:
-        return inp
-    if request.git is not None:
-        from buildsig.git.resolve import resolve_git_source
-
-        return resolve_git_source(source, objects=request.git.objects, timeout=timeout)
-    kind = "image" if request.image is not None else "http"
-    raise InvalidInputError(
-        f"resolving {kind} sources is not available in this version; "
-        "pass --no-resolve to print what the identifier determines",
-        source=source.identifier,
-    )
 
 
 def _verify_git_object(args: argparse.Namespace) -> int:

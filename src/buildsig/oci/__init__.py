@@ -1,0 +1,1 @@
+"""OCI images: registries and OCI layouts, platform resolution, config, attestations."""
