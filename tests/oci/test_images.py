@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from buildsig import DigestMismatchError, InvalidDocumentError, InvalidInputError, NotFoundError, Source, source_to_input
+from buildsig import (
+    DigestMismatchError,
+    InvalidDocumentError,
+    InvalidInputError,
+    NotFoundError,
+    Source,
+    source_to_input,
+)
 from buildsig._internal.platform import parse_platform
 from buildsig._internal.reference import parse_image_reference
 from buildsig.oci.images import ImageResolver
@@ -15,7 +22,9 @@ from buildsig.oci.resolve import platform_candidates, resolve_image
 from buildsig.unknowns import PROVENANCE_PREDICATE_TYPES, ImageRequest
 from tests.oci.imagekit import SLSA_V1, SLSA_V02, ImageKit, statement
 
-EVERYTHING = ImageRequest(config=True, attestation_chain=True, attestation_predicates=PROVENANCE_PREDICATE_TYPES)
+EVERYTHING = ImageRequest(
+    config=True, attestation_chain=True, attestation_predicates=PROVENANCE_PREDICATE_TYPES
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,19 +33,61 @@ def kit() -> ImageKit:
     amd64 = k.image("linux", "amd64")
     arm64 = k.image("linux", "arm64", "v8")
     armv7 = k.image("linux", "arm", "v7")
-    att_amd64 = k.attestation(amd64, [(SLSA_V1, statement(SLSA_V1, amd64["digest"], {"buildDefinition": {"buildType": "https://mobyproject.org/buildkit@v1"}}))], form="artifact")
-    att_arm64 = k.attestation(arm64, [(SLSA_V02, statement(SLSA_V02, arm64["digest"], {"buildType": "https://mobyproject.org/buildkit@v1"}))], form="legacy")
+    att_amd64 = k.attestation(
+        amd64,
+        [
+            (
+                SLSA_V1,
+                statement(
+                    SLSA_V1,
+                    amd64["digest"],
+                    {"buildDefinition": {"buildType": "https://mobyproject.org/buildkit@v1"}},
+                ),
+            )
+        ],
+        form="artifact",
+    )
+    att_arm64 = k.attestation(
+        arm64,
+        [
+            (
+                SLSA_V02,
+                statement(
+                    SLSA_V02, arm64["digest"], {"buildType": "https://mobyproject.org/buildkit@v1"}
+                ),
+            )
+        ],
+        form="legacy",
+    )
     k.tag("app:1", k.index([amd64, arm64, armv7, att_amd64, att_arm64]))
     # a Docker manifest list: no attestations possible in the index
-    k.tag("list:1", k.index([k.image("linux", "amd64", docker=True), k.image("linux", "arm64", "v8", docker=True)], docker=True))
+    k.tag(
+        "list:1",
+        k.index(
+            [k.image("linux", "amd64", docker=True), k.image("linux", "arm64", "v8", docker=True)],
+            docker=True,
+        ),
+    )
     # a single manifest with a referrer attestation, found through the referrers tag
     single = k.image("linux", "amd64", labels={"kind": "single"})
-    ref = k.referrer(single, "application/vnd.docker.attestation.manifest.v1+json", [("application/vnd.in-toto+json", statement(SLSA_V1, single["digest"], {}), {"in-toto.io/predicate-type": SLSA_V1})])
+    ref = k.referrer(
+        single,
+        "application/vnd.docker.attestation.manifest.v1+json",
+        [
+            (
+                "application/vnd.in-toto+json",
+                statement(SLSA_V1, single["digest"], {}),
+                {"in-toto.io/predicate-type": SLSA_V1},
+            )
+        ],
+    )
     k.referrers_tag(single["digest"], [ref])
     k.tag("single:1", single)
     # a cosign .att attestation on another single manifest
     cosigned = k.image("linux", "amd64", labels={"kind": "cosigned"})
-    k.cosign_att(cosigned["digest"], SLSA_V02, statement(SLSA_V02, cosigned["digest"], {"buildType": "x"}))
+    k.cosign_att(
+        cosigned["digest"], SLSA_V02, statement(SLSA_V02, cosigned["digest"], {"buildType": "x"})
+    )
     k.tag("cosigned:1", cosigned)
     # nested index, and a platform-less entry
     nested = k.index([k.image("linux", "s390x")])
@@ -51,8 +102,12 @@ def layout(kit: ImageKit, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return kit.write_layout(tmp_path_factory.mktemp("layout"))
 
 
-def resolve(layout: Path, ref: str, platform: str = "linux/amd64", request: ImageRequest = EVERYTHING):  # type: ignore[no-untyped-def]
-    return resolve_image(OCILayout(layout), parse_image_reference(ref), parse_platform(platform), request=request)
+def resolve(
+    layout: Path, ref: str, platform: str = "linux/amd64", request: ImageRequest = EVERYTHING
+):  # type: ignore[no-untyped-def]
+    return resolve_image(
+        OCILayout(layout), parse_image_reference(ref), parse_platform(platform), request=request
+    )
 
 
 def test_index_platform_config_and_artifact_attestation(layout: Path, kit: ImageKit) -> None:
@@ -81,7 +136,11 @@ def test_legacy_attestation_form_and_arm64(layout: Path) -> None:
 
 @pytest.mark.parametrize(
     ("platform", "arch", "variant"),
-    [("linux/arm/v7", "arm", "v7"), ("linux/arm64/v8", "arm64", "v8"), ("linux/aarch64", "arm64", "v8")],
+    [
+        ("linux/arm/v7", "arm", "v7"),
+        ("linux/arm64/v8", "arm64", "v8"),
+        ("linux/aarch64", "arm64", "v8"),
+    ],
 )
 def test_platform_selection(layout: Path, platform: str, arch: str, variant: str) -> None:
     res = resolve(layout, "app:1", platform, ImageRequest(config=True))
@@ -92,7 +151,9 @@ def test_platform_selection(layout: Path, platform: str, arch: str, variant: str
 def test_compatible_platform_is_used_when_exact_is_missing() -> None:
     # arm64 hosts run arm/v7 images; amd64/v3 runs v1 and 386
     arm64 = [str(p) for p in platform_candidates(parse_platform("linux/arm64"))]
-    assert arm64[:1] == ["linux/arm64/v8"] and "linux/arm/v7" in arm64 and arm64[-1] == "linux/arm/v5"
+    assert (
+        arm64[:1] == ["linux/arm64/v8"] and "linux/arm/v7" in arm64 and arm64[-1] == "linux/arm/v5"
+    )
     amd64 = [str(p) for p in platform_candidates(parse_platform("linux/amd64/v3"))]
     assert amd64 == ["linux/amd64/v3", "linux/amd64/v2", "linux/amd64/v1", "linux/386"]
 
@@ -104,7 +165,9 @@ def test_no_manifest_for_platform(layout: Path) -> None:
 
 def test_docker_manifest_list_has_no_attestations_and_resolves_to_absent(layout: Path) -> None:
     with ImageResolver(layouts=[layout]) as resolver:
-        out = resolver.resolve_input(source_to_input(Source.parse("list:1"), platform="linux/arm64"), EVERYTHING)
+        out = resolver.resolve_input(
+            source_to_input(Source.parse("list:1"), platform="linux/arm64"), EVERYTHING
+        )
     assert out.image is not None
     assert out.image.has_provenance is False
     assert out.image.provenance is None
@@ -126,16 +189,24 @@ def test_cosign_att_tag(layout: Path) -> None:
 
 
 def test_nested_index_and_platformless_entries(layout: Path) -> None:
-    assert resolve(layout, "nested:1", "linux/s390x", ImageRequest(config=True)).config.architecture == "s390x"  # type: ignore[union-attr]
+    assert (
+        resolve(layout, "nested:1", "linux/s390x", ImageRequest(config=True)).config.architecture
+        == "s390x"
+    )  # type: ignore[union-attr]
     res = resolve(layout, "noplatform:1", "linux/amd64", ImageRequest(config=True))
-    assert res.config is not None and res.config.architecture == "ppc64le"  # platform-less: taken last
+    assert (
+        res.config is not None and res.config.architecture == "ppc64le"
+    )  # platform-less: taken last
 
 
 def test_fetch_only_what_is_asked(layout: Path) -> None:
     res = resolve(layout, "app:1", request=ImageRequest())
     assert res.config is None and not res.chain_resolved
     with ImageResolver(layouts=[layout]) as resolver:
-        out = resolver.resolve_input(source_to_input("docker-image://app:1", platform="linux/amd64"), ImageRequest(attestation_chain=True))
+        out = resolver.resolve_input(
+            source_to_input("docker-image://app:1", platform="linux/amd64"),
+            ImageRequest(attestation_chain=True),
+        )
     assert out.image is not None and out.image.has_provenance
     assert "image.labels" in out.unknowns and "image.provenance" in out.unknowns
     assert "image.checksum" not in out.unknowns
@@ -163,13 +234,20 @@ def test_deeply_nested_indexes_are_refused(tmp_path: Path) -> None:
     for _ in range(3):
         d = shallow.index([d])
     shallow.tag("ok:1", d)
-    assert resolve(shallow.write_layout(tmp_path / "ok"), "ok:1", request=ImageRequest(config=True)).config is not None
+    assert (
+        resolve(
+            shallow.write_layout(tmp_path / "ok"), "ok:1", request=ImageRequest(config=True)
+        ).config
+        is not None
+    )
 
 
 def test_tampered_blob_is_refused(kit: ImageKit, tmp_path: Path) -> None:
     path = kit.write_layout(tmp_path)
     cfg_digest = next(d for d, data in kit.blobs.items() if b'"Labels":{"arch":"amd64"' in data)
-    (path / "blobs" / "sha256" / cfg_digest.split(":")[1]).write_bytes(b'{"config":{"Labels":{"evil":"1"}}}')
+    (path / "blobs" / "sha256" / cfg_digest.split(":")[1]).write_bytes(
+        b'{"config":{"Labels":{"evil":"1"}}}'
+    )
     with pytest.raises(DigestMismatchError) as info:
         resolve(path, "app:1", request=ImageRequest(config=True))
     assert info.value.expected == cfg_digest
@@ -178,7 +256,17 @@ def test_tampered_blob_is_refused(kit: ImageKit, tmp_path: Path) -> None:
 def test_malformed_config_fails_like_buildx(tmp_path: Path) -> None:
     k = ImageKit()
     cfg = k.blob(b'{"config": {"Env": "not a list"}}', "application/vnd.oci.image.config.v1+json")
-    k.tag("bad:1", k.manifest({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": cfg, "layers": []}))
+    k.tag(
+        "bad:1",
+        k.manifest(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": cfg,
+                "layers": [],
+            }
+        ),
+    )
     path = k.write_layout(tmp_path)
     with pytest.raises(InvalidDocumentError, match="failed to unmarshal image config"):
         resolve(path, "bad:1", request=ImageRequest(config=True))
@@ -189,9 +277,20 @@ def test_malformed_config_fails_like_buildx(tmp_path: Path) -> None:
     [
         (b"not json", "not valid JSON"),
         (b"[]", "not a JSON object"),
-        (b'{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"sha256:zz","size":1}]}', "digest"),
-        (b'{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"sha256:' + b"a" * 64 + b'","size":-1}]}', "size"),
-        (b'{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":"x"}', "no manifests list"),
+        (
+            b'{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"sha256:zz","size":1}]}',
+            "digest",
+        ),
+        (
+            b'{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"sha256:'
+            + b"a" * 64
+            + b'","size":-1}]}',
+            "size",
+        ),
+        (
+            b'{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":"x"}',
+            "no manifests list",
+        ),
     ],
 )
 def test_malformed_indexes(tmp_path: Path, doc: bytes, fragment: str) -> None:
@@ -202,7 +301,12 @@ def test_malformed_indexes(tmp_path: Path, doc: bytes, fragment: str) -> None:
     (tmp_path / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     digest = "sha256:" + hashlib.sha256(doc).hexdigest()
     (tmp_path / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(doc)
-    entry = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest, "size": len(doc), "annotations": {"org.opencontainers.image.ref.name": "x"}}
+    entry = {
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": digest,
+        "size": len(doc),
+        "annotations": {"org.opencontainers.image.ref.name": "x"},
+    }
     (tmp_path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
     with pytest.raises(InvalidInputError, match=fragment):
         resolve(tmp_path, "x:x", request=ImageRequest(config=True))
@@ -216,3 +320,70 @@ def test_not_a_layout(tmp_path: Path) -> None:
 def test_unknown_name_in_layout(layout: Path) -> None:
     with pytest.raises(NotFoundError, match="not in layout"):
         resolve(layout, "nope:1")
+
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "provenance"
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason=f"real BuildKit statements not found at {DATA}")
+def test_real_buildkit_provenance_offline_through_the_cli(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    k = ImageKit()
+    amd64 = k.image("linux", "amd64")
+    arm64 = k.image("linux", "arm64", "v8")
+    v1 = (DATA / "buildkit-statement-slsa-v1-example1.json").read_bytes()
+    v02 = (DATA / "buildkit-statement-slsa-v0.2-example1.json").read_bytes()
+    k.tag(
+        "app:1",
+        k.index(
+            [
+                amd64,
+                arm64,
+                k.attestation(amd64, [(SLSA_V1, v1)]),
+                k.attestation(arm64, [(SLSA_V02, v02)], form="legacy"),
+            ]
+        ),
+    )
+    layout = k.write_layout(tmp_path / "layout")
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root / "src"))
+    for platform, predicate in (("linux/amd64", SLSA_V1), ("linux/arm64", SLSA_V02)):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "buildsig",
+                "inspect",
+                "--oci-layout",
+                str(layout),
+                "--platform",
+                platform,
+                "--fields",
+                "image.labels,image.provenance",
+                "docker-image://app:1",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        image = json.loads(proc.stdout)["image"]
+        assert image["checksum"] == k.tags["app:1"]
+        assert image["labels"]["arch"] == platform.split("/")[1]
+        assert image["hasProvenance"] is True
+        prov = image["provenance"]
+        assert prov["predicateType"] == predicate
+        assert prov["buildType"]
+        material = prov["materials"][0]["image"]
+        # the purl's tag plus the material's attested digest (Buildx attaches digest.sha256)
+        assert material["ref"].startswith("docker.io/library/alpine:latest@sha256:")
+        assert material["isCanonical"] is True
+        assert material["platform"] == "linux/amd64"
+        # signatures were not asked for; the material's own fields are listed as unresolved
+        assert "input.image.provenance.materials[0].image.labels" in proc.stderr

@@ -313,7 +313,7 @@ def _provenance(
         return None
     from buildsig.provenance import select_provenance
 
-    return select_provenance(list(statements), parent_platform=platform)
+    return select_provenance(list(statements), platform=platform)
 
 
 def apply_resolution(inp: Input, resolution: ImageResolution) -> Input:
