@@ -307,6 +307,15 @@ def _replace_arch(p: Platform, architecture: str, variant: str) -> Platform:
     )
 
 
+def parse_platform_unnormalized(spec: str) -> Platform:
+    """containerd's ``Parse`` alone, without ``Normalize``.
+
+    BuildKit keeps a purl's platform in this form (``linux/arm`` stays without a variant,
+    ``linux/arm64/v8`` keeps ``v8``), so provenance materials need it.
+    """
+    return _parse(spec)
+
+
 def parse_platform(spec: str) -> Platform:
     """Parse a platform specifier into the normalised form Buildx would use.
 
