@@ -308,7 +308,7 @@ def _replace_arch(p: Platform, architecture: str, variant: str) -> Platform:
 
 
 def parse_platform_unnormalized(spec: str) -> Platform:
-    """containerd's ``Parse`` alone, without ``Normalize``.
+    """Parse as containerd's ``Parse`` does, without ``Normalize``.
 
     BuildKit keeps a purl's platform in this form (``linux/arm`` stays without a variant,
     ``linux/arm64/v8`` keeps ``v8``), so provenance materials need it.
