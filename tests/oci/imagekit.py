@@ -74,7 +74,8 @@ class ImageKit:
             "created": created,
             "config": {
                 "Env": ["PATH=/usr/local/bin:/usr/bin", f"ARCH={arch}"],
-                "Labels": labels or {"org.opencontainers.image.vendor": "Example Corp", "arch": arch},
+                "Labels": labels
+                or {"org.opencontainers.image.vendor": "Example Corp", "arch": arch},
                 "User": "65532:65532",
                 "Volumes": {"/var/lib/b": {}, "/data": {}},
                 "WorkingDir": "/app",
@@ -82,42 +83,97 @@ class ImageKit:
             "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "0" * 64]},
         }
         cfg = self.blob(canonical(config), DOCKER_CONFIG if docker else OCI_CONFIG)
-        layer = self.blob(f"layer {os}/{arch}/{variant}".encode(), OCI_LAYER if not docker else "application/vnd.docker.image.rootfs.diff.tar.gzip")
+        layer = self.blob(
+            f"layer {os}/{arch}/{variant}".encode(),
+            OCI_LAYER if not docker else "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        )
         kind = DOCKER_MANIFEST if docker else OCI_MANIFEST
         platform = {"os": os, "architecture": arch, **({"variant": variant} if variant else {})}
-        return self.manifest({"schemaVersion": 2, "mediaType": kind, "config": cfg, "layers": [layer]}, platform=platform)
+        return self.manifest(
+            {"schemaVersion": 2, "mediaType": kind, "config": cfg, "layers": [layer]},
+            platform=platform,
+        )
 
-    def index(self, entries: list[dict[str, Any]], *, docker: bool = False, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-        obj: dict[str, Any] = {"schemaVersion": 2, "mediaType": DOCKER_LIST if docker else OCI_INDEX, "manifests": entries}
+    def index(
+        self,
+        entries: list[dict[str, Any]],
+        *,
+        docker: bool = False,
+        annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_LIST if docker else OCI_INDEX,
+            "manifests": entries,
+        }
         if annotations:
             obj["annotations"] = annotations
         return self.manifest(obj)
 
     def attestation(
-        self, subject: dict[str, Any], statements: list[tuple[str, bytes]], *, form: str = "artifact"
+        self,
+        subject: dict[str, Any],
+        statements: list[tuple[str, bytes]],
+        *,
+        form: str = "artifact",
     ) -> dict[str, Any]:
         """A BuildKit attestation manifest for ``subject`` (legacy image form or OCI artifact)."""
-        layers = [self.blob(data, IN_TOTO, annotations={"in-toto.io/predicate-type": ptype}) for ptype, data in statements]
+        layers = [
+            self.blob(data, IN_TOTO, annotations={"in-toto.io/predicate-type": ptype})
+            for ptype, data in statements
+        ]
         subj = {k: subject[k] for k in ("mediaType", "digest", "size")}
         if form == "artifact":
             empty = self.blob(b"{}", OCI_EMPTY)
-            obj = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": ATTESTATION_ARTIFACT, "config": empty, "layers": layers, "subject": subj}
+            obj = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": ATTESTATION_ARTIFACT,
+                "config": empty,
+                "layers": layers,
+                "subject": subj,
+            }
         else:
-            cfg = self.blob(canonical({"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}}), OCI_CONFIG)
+            cfg = self.blob(
+                canonical(
+                    {
+                        "architecture": "unknown",
+                        "os": "unknown",
+                        "config": {},
+                        "rootfs": {"type": "layers", "diff_ids": []},
+                    }
+                ),
+                OCI_CONFIG,
+            )
             obj = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg, "layers": layers}
         return self.manifest(
             obj,
             platform={"os": "unknown", "architecture": "unknown"},
-            annotations={"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": subject["digest"]},
+            annotations={
+                "vnd.docker.reference.type": "attestation-manifest",
+                "vnd.docker.reference.digest": subject["digest"],
+            },
         )
 
-    def referrer(self, subject: dict[str, Any], artifact_type: str, layers: list[tuple[str, bytes, dict[str, str]]]) -> dict[str, Any]:
+    def referrer(
+        self,
+        subject: dict[str, Any],
+        artifact_type: str,
+        layers: list[tuple[str, bytes, dict[str, str]]],
+    ) -> dict[str, Any]:
         """An OCI 1.1 artifact manifest with ``subject`` (referrers API / tag fallback)."""
         empty = self.blob(b"{}", OCI_EMPTY)
         descs = [self.blob(data, mt, annotations=ann) for mt, data, ann in layers]
         subj = {k: subject[k] for k in ("mediaType", "digest", "size")}
         desc = self.manifest(
-            {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type, "config": empty, "layers": descs, "subject": subj}
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": artifact_type,
+                "config": empty,
+                "layers": descs,
+                "subject": subj,
+            }
         )
         return {**desc, "artifactType": artifact_type}
 
@@ -128,10 +184,28 @@ class ImageKit:
 
     def cosign_att(self, subject_digest: str, predicate_type: str, statement: bytes) -> None:
         """A cosign attestation at tag sha256-<hex>.att: a DSSE envelope layer."""
-        envelope = canonical({"payloadType": "application/vnd.in-toto+json", "payload": base64.b64encode(statement).decode(), "signatures": []})
-        cfg = self.blob(canonical({"architecture": "", "os": "", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}}), OCI_CONFIG)
+        envelope = canonical(
+            {
+                "payloadType": "application/vnd.in-toto+json",
+                "payload": base64.b64encode(statement).decode(),
+                "signatures": [],
+            }
+        )
+        cfg = self.blob(
+            canonical(
+                {
+                    "architecture": "",
+                    "os": "",
+                    "config": {},
+                    "rootfs": {"type": "layers", "diff_ids": []},
+                }
+            ),
+            OCI_CONFIG,
+        )
         layer = self.blob(envelope, DSSE, annotations={"predicateType": predicate_type})
-        desc = self.manifest({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg, "layers": [layer]})
+        desc = self.manifest(
+            {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg, "layers": [layer]}
+        )
         self.tags[subject_digest.replace(":", "-") + ".att"] = desc["digest"]
 
     def tag(self, name: str, desc: dict[str, Any]) -> None:
@@ -141,15 +215,24 @@ class ImageKit:
         """Write everything as an OCI image layout; tags become ref.name annotations."""
         (path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
         (path / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-        for digest, data in list(self.blobs.items()) + [(d, raw) for d, (_, raw) in self.manifests.items()]:
+        for digest, data in list(self.blobs.items()) + [
+            (d, raw) for d, (_, raw) in self.manifests.items()
+        ]:
             (path / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(data)
         entries = []
         for name, digest in self.tags.items():
             media_type, raw = self.manifests[digest]
             entries.append(
-                {"mediaType": media_type, "digest": digest, "size": len(raw), "annotations": {"org.opencontainers.image.ref.name": name}}
+                {
+                    "mediaType": media_type,
+                    "digest": digest,
+                    "size": len(raw),
+                    "annotations": {"org.opencontainers.image.ref.name": name},
+                }
             )
-        (path / "index.json").write_bytes(canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}))
+        (path / "index.json").write_bytes(
+            canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+        )
         return path
 
 
@@ -163,3 +246,14 @@ def statement(predicate_type: str, subject_digest: str, predicate: dict[str, Any
             "predicate": predicate,
         }
     )
+
+
+def push_kit(kit: ImageKit, client: Any, repo: Any) -> None:
+    """Push every blob, manifest and tag of ``kit`` to a registry (children before parents)."""
+    for data in kit.blobs.values():
+        client.push_blob(repo, data)
+    for media_type, raw in kit.manifests.values():
+        client.push_manifest(repo, raw, media_type)
+    for tag, digest in kit.tags.items():
+        media_type, raw = kit.manifests[digest]
+        client.push_manifest(repo, raw, media_type, tag=tag)

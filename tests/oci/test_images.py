@@ -20,7 +20,7 @@ from buildsig.oci.images import ImageResolver
 from buildsig.oci.layout import OCILayout
 from buildsig.oci.resolve import platform_candidates, resolve_image
 from buildsig.unknowns import PROVENANCE_PREDICATE_TYPES, ImageRequest
-from tests.oci.imagekit import SLSA_V1, SLSA_V02, ImageKit, statement
+from tests.oci.imagekit import SLSA_V02, SLSA_V1, ImageKit, statement
 
 EVERYTHING = ImageRequest(
     config=True, attestation_chain=True, attestation_predicates=PROVENANCE_PREDICATE_TYPES
