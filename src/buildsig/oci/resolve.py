@@ -227,7 +227,7 @@ def _statement_bytes(layer: Descriptor, blob: bytes) -> bytes | None:
 def _provenance_statements(
     store: ImageStore, repo: Repository, attestation: Manifest, predicates: Sequence[str]
 ) -> list[tuple[Mapping[str, str], bytes]]:
-    out = []
+    out: list[tuple[Mapping[str, str], bytes]] = []
     for layer in parse_manifest(attestation).layers:
         predicate = layer.annotations.get(PREDICATE_TYPE) or layer.annotations.get(
             "predicateType", ""
