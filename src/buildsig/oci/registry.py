@@ -513,7 +513,7 @@ class RegistryClient:
 
         By digest, the bytes must hash to it; by tag, to ``Docker-Content-Digest`` when the
         registry sends one (DigestMismatchError otherwise). With a cache, a digest that is
-        cached costs no request and a tag costs one HEAD when its digest is cached.
+        cached costs no request and a tag one GET (none while a tag TTL holds).
         Raises NotFoundError when the tag, digest or repository does not exist.
         """
         self._check_repository(repo)
@@ -707,16 +707,17 @@ class RegistryClient:
     def _manifest_by_tag_cached(
         self, ep: _Endpoint, repo: Repository, tag: str, cache: ContentCache
     ) -> Manifest:
-        """HEAD the tag, then use the cache for its digest (or GET that digest)."""
+        """One GET of the tag, cached by digest (a tag remembered within its TTL: none).
+
+        A HEAD first would save only a few hundred bytes of manifest when the digest is
+        cached, and cost a whole extra round trip when it is not (every cold resolution).
+        """
         key = f"{repo}:{tag}"
         known = cache.lookup_tag(key)
-        if known is None:
-            known = self._head(ep, repo, tag)
-        if known is None:  # the registry does not say which digest: fetch by tag
-            manifest = self._fetch_manifest(ep, repo, tag)
-        else:
-            cached = self._cached_manifest(known.digest, f"manifest {repo}:{tag}")
-            manifest = cached or self._fetch_manifest(ep, repo, known.digest, shown=tag)
+        cached = (
+            None if known is None else self._cached_manifest(known.digest, f"manifest {repo}:{tag}")
+        )
+        manifest = cached or self._fetch_manifest(ep, repo, tag)
         cache.remember_tag(key, Descriptor(manifest.media_type, manifest.digest, len(manifest.raw)))
         return manifest
 
