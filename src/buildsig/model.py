@@ -60,14 +60,6 @@ __all__ = [
 _MODEL: dict[str, bool] = {"frozen": True, "slots": True, "kw_only": True}
 
 
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping) and not isinstance(value, serde.FrozenMap):
-        return serde.FrozenMap({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
 class _Model:
     """Shared behaviour: immutable collections, Go-compatible JSON, strict loading."""
 
@@ -81,11 +73,11 @@ class _Model:
             if isinstance(value, (dict, list)) or (
                 type(value) is tuple and any(isinstance(v, (dict, list)) for v in value)
             ):
-                object.__setattr__(self, f.name, _freeze(value))
+                object.__setattr__(self, f.name, serde.freeze(value))
             elif isinstance(value, serde.FrozenMap):
                 continue
             elif isinstance(value, Mapping):  # some other mapping type: copy it read-only
-                object.__setattr__(self, f.name, _freeze(dict(value)))
+                object.__setattr__(self, f.name, serde.freeze(dict(value)))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data with Buildx's key names, key order and omit rules."""

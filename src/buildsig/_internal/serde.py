@@ -265,7 +265,8 @@ def dumps_go(data: Any, *, indent: int | None = 2) -> str:
 # --- strict decoding -------------------------------------------------------------------------
 
 
-def _describe(value: Any) -> str:
+def describe_json(value: Any) -> str:
+    """How an error message names a JSON value's type ("a string", "an array" …)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -274,15 +275,24 @@ def _describe(value: Any) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "an array"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "an object"
     return type(value).__name__
 
 
+def freeze(value: Any) -> Any:
+    """JSON-like data made immutable and hashable: mappings as FrozenMap, arrays as tuples."""
+    if isinstance(value, Mapping) and not isinstance(value, FrozenMap):
+        return FrozenMap({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
 def _fail(path: str, expected: str, value: Any) -> InvalidDocumentError:
-    return InvalidDocumentError(f"expected {expected}, got {_describe(value)}", path=path)
+    return InvalidDocumentError(f"expected {expected}, got {describe_json(value)}", path=path)
 
 
 def _decode(tp: Any, value: Any, path: str) -> Any:

@@ -38,6 +38,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from buildsig._internal.serde import describe_json
 from buildsig.errors import InvalidDocumentError
 
 __all__ = [
@@ -307,7 +308,7 @@ class _Scalar(Schema):
 
     def decode_into(self, value: Any, existing: Any, path: str) -> Any:
         if not self._check(value):
-            raise GoDecodeError(f"cannot decode {_describe(value)} into {self._name}", path)
+            raise GoDecodeError(f"cannot decode {describe_json(value)} into {self._name}", path)
         if self._convert is None:
             return value
         try:
@@ -340,22 +341,6 @@ def _decode_bytes(value: Any) -> bytes:
     if all(_is_int(v) and 0 <= v <= 255 for v in value):
         return bytes(value)
     raise ValueError("array is not a byte array")
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, (list, tuple)):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__  # pragma: no cover - JSON has no other types
 
 
 #: Go ``string``.
@@ -412,7 +397,7 @@ class MapOf(Schema):
 
     def decode_into(self, value: Any, existing: Any, path: str) -> Any:
         if not isinstance(value, Mapping):
-            raise GoDecodeError(f"cannot decode {_describe(value)} into a map", path)
+            raise GoDecodeError(f"cannot decode {describe_json(value)} into a map", path)
         out: dict[str, Any] = dict(existing) if existing else {}
         for key, item in value.items():
             out[key] = _decode_value(self.elem, item, None, f"{path}.{key}" if path else key)
@@ -433,7 +418,7 @@ class ListOf(Schema):
 
     def decode_into(self, value: Any, existing: Any, path: str) -> Any:
         if not isinstance(value, (list, tuple)):
-            raise GoDecodeError(f"cannot decode {_describe(value)} into a slice", path)
+            raise GoDecodeError(f"cannot decode {describe_json(value)} into a slice", path)
         return [_decode_value(self.elem, v, None, f"{path}[{i}]") for i, v in enumerate(value)]
 
 
@@ -463,7 +448,9 @@ class Struct(Schema):
 
     def decode_into(self, value: Any, existing: Any, path: str) -> Any:
         if not isinstance(value, Mapping):
-            raise GoDecodeError(f"cannot decode {_describe(value)} into struct {self.name}", path)
+            raise GoDecodeError(
+                f"cannot decode {describe_json(value)} into struct {self.name}", path
+            )
         out: dict[str, Any] = dict(existing) if existing else {}
         for key, item in value.items():
             name = self._field_for(key)

@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from buildsig._internal.serde import FrozenMap
+from buildsig._internal.serde import FrozenMap, describe_json, freeze
 from buildsig.errors import InvalidDocumentError
 from buildsig.provenance._gojson import load_json
 
@@ -79,32 +79,9 @@ class Statement:
     raw: bytes = dataclasses.field(default=b"", repr=False, compare=False)
 
 
-def _freeze(value: Any) -> Any:
-    """JSON data made immutable: objects as FrozenMap, arrays as tuples."""
-    if isinstance(value, dict):
-        return FrozenMap({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def _expect(value: Any, typ: type, what: str, path: str) -> None:
     if not isinstance(value, typ):
-        raise InvalidDocumentError(f"expected {what}, got {_kind(value)}", path=path)
+        raise InvalidDocumentError(f"expected {what}, got {describe_json(value)}", path=path)
 
 
 def _subject(value: Any, path: str) -> Subject:
@@ -177,6 +154,6 @@ def parse_statement(
         type=stmt_type,
         subjects=parsed_subjects,
         predicate_type=predicate_type,
-        predicate=_freeze(predicate),
+        predicate=freeze(predicate),
         raw=raw,
     )
