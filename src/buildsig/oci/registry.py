@@ -4,7 +4,7 @@ Why not oras-py (see ``shared/reference/sigstore-oci.md`` §5): it has no referr
 sets no timeouts, hands back parsed JSON instead of the bytes a digest covers, retries
 for 131 s before reporting a refused connection, and picks its auth backend up front
 instead of from the registry's challenge. :class:`RegistryClient` is the part buildsig
-needs, written on ``requests`` with these rules:
+needs, written on ``urllib3`` with these rules:
 
 - **Bytes are checked, never trusted.** A manifest fetched by digest must hash to it; one
   fetched by tag must hash to the ``Docker-Content-Digest`` the registry sent; a blob is
@@ -19,14 +19,19 @@ needs, written on ``requests`` with these rules:
   token realm it names, never over plain HTTP to a host that is not loopback or listed as
   insecure, and never along a redirect (blob storage gets no ``Authorization``, even on
   the same host).
-- **Cheap when repeated.** One pooled ``requests.Session`` shared by all threads, tokens
-  cached per (registry, scope) and fetched once even under concurrency, and an optional
-  :class:`~buildsig.oci.cache.ContentCache`: a digest-pinned resolution that is cached
-  costs zero requests, a tag costs one ``HEAD``.
+- **Cheap when repeated.** One ``urllib3.PoolManager`` shared by all threads (``requests``
+  cost about twice the client CPU per request, and client CPU is what limits concurrent
+  resolution), tokens cached per (registry, scope) and fetched once even under
+  concurrency, and an optional :class:`~buildsig.oci.cache.ContentCache`: a digest-pinned
+  resolution that is cached costs zero requests, a tag one ``GET``.
+- **The environment is honoured.** ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and
+  ``NO_PROXY`` (read once per scheme and host, matched like ``requests`` does), and the CA
+  bundle from ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` (else
+  certifi's, as ``requests`` used). ``~/.netrc`` is never read.
 - **Failures are typed.** Every transport or registry problem becomes a
   :class:`~buildsig.errors.BuildsigError` subclass with a short, clean message (HTML
   error pages and JSON ``errors`` arrays are summarised, secrets are never included);
-  no ``requests`` or ``urllib3`` exception escapes.
+  no ``urllib3`` or ``http.client`` exception escapes.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import contextlib
 import email.utils
 import hashlib
 import http.client
-import http.cookiejar
+import importlib.util
 import ipaddress
 import json
 import logging
@@ -46,8 +51,9 @@ import re
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -78,7 +84,7 @@ from buildsig.oci.store import (
 )
 
 if TYPE_CHECKING:
-    import requests
+    import urllib3
 
 __all__ = [
     "DEFAULT_MAX_MANIFEST_BYTES",
@@ -103,6 +109,7 @@ _MAX_ERROR_BODY: Final = 64 * 1024
 _MAX_TOKEN_RESPONSE: Final = 1024 * 1024
 _MAX_REFERRER_PAGES: Final = 64
 _CHUNK: Final = 64 * 1024
+_MAX_POOLS: Final = 16  # hosts with pooled connections, per pool manager
 _BACKOFF_BASE: Final = 0.25
 _BACKOFF_CAP: Final = 8.0
 _DEFAULT_TOKEN_LIFETIME: Final = 60.0
@@ -111,6 +118,11 @@ _NOT_FOUND_CODES: Final = frozenset({"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_U
 _MANIFEST_ACCEPT: Final = ", ".join(MEDIA_TYPES_MANIFEST)
 _DOCKER_HUB_NAMES: Final = frozenset({"docker.io", "index.docker.io"})
 _DOCKER_HUB_API: Final = "registry-1.docker.io"
+_HASHERS: Final[Mapping[str, Callable[[], hashlib._Hash]]] = {
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+}
 
 _PATH_COMPONENT: Final = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _PATH_RE: Final = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
@@ -122,13 +134,32 @@ _TAG_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _HTTP_TOKEN_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _TITLE_RE: Final = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]+")
+# A request target that urllib3 would send exactly as it is (nothing to percent-encode or
+# normalise): path and query characters of RFC 3986 without "%" and "#".
+_PLAIN_TARGET: Final = re.compile(
+    r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*)?"
+)
 
 _log = logging.getLogger("buildsig.oci.registry")
 
 _T = TypeVar("_T")
+_V = TypeVar("_V")
 
 
 # --- small helpers -----------------------------------------------------------------------
+
+
+def _urllib3_error() -> type[Exception]:
+    """urllib3's base exception (imported on first failure: except clauses are lazy)."""
+    import urllib3.exceptions
+
+    return urllib3.exceptions.HTTPError
+
+
+def _closed_pool_error() -> type[Exception]:
+    import urllib3.exceptions
+
+    return urllib3.exceptions.ClosedPoolError
 
 
 def referrers_tag(digest: str) -> str:
@@ -290,28 +321,120 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _release(resp: requests.Response) -> None:
+class _Response:
+    """One answer on the wire, with what was sent that error handling needs to know.
+
+    ``with resp:`` releases it (see :func:`_release`) however the block is left.
+    """
+
+    __slots__ = ("authorization", "headers", "method", "raw", "status", "url")
+
+    def __init__(
+        self, raw: urllib3.BaseHTTPResponse, method: str, url: str, authorization: str | None
+    ) -> None:
+        self.raw = raw
+        self.status = raw.status
+        self.headers: Mapping[str, str] = raw.headers
+        self.method = method
+        self.url = url
+        self.authorization = authorization  # sent, to scrub from echoed error bodies
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _release(self)
+
+
+def _release(resp: _Response) -> None:
     """Finish with a response so that its connection goes back to the pool if it can.
 
-    Closing a response whose body was not read closes the connection too (urllib3 cannot
-    know what is left on the wire). Empty and small bodies are therefore drained first;
-    a large unread body (an oversized manifest we refused) costs its connection.
+    A body read to its end has already given its connection back. Otherwise what is left
+    on the wire must be read first or the connection closed: empty and small bodies are
+    drained; a large unread body (an oversized manifest we refused) costs its connection.
     """
-    if not resp._content_consumed:  # requests has no public flag for this
+    raw = resp.raw
+    if raw.connection is not None:
         length = resp.headers.get("Content-Length", "")
         small = length.isdigit() and int(length) <= _MAX_ERROR_BODY
-        if resp.request.method == "HEAD" or resp.status_code in (204, 304) or small:
-            with contextlib.suppress(Exception):
-                _ = resp.content
-    resp.close()
+        if resp.method == "HEAD" or resp.status in (204, 304) or small:
+            raw.drain_conn()  # transport trouble here closes the connection instead
+        else:
+            raw.close()
+    raw.release_conn()
 
 
-@contextlib.contextmanager
-def _released(resp: requests.Response) -> Iterator[requests.Response]:
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """How requests for one ``scheme://host`` are sent."""
+
+    manager: urllib3.PoolManager  # the PoolManager, or the ProxyManager of a proxy
+    pool: urllib3.HTTPConnectionPool | None  # the manager's pool for a direct route
+
+
+def _origin(url: str) -> str:
+    """``scheme://netloc`` (and possibly a little more) of an absolute URL, without parsing.
+
+    Only a cache key: every URL that shares it has the same scheme and host.
+    """
+    end = url.find("/", url.find("//") + 2)
+    return url if end < 0 else url[:end]
+
+
+def _bypasses_proxy(parts: urllib.parse.SplitResult) -> bool:
+    """Whether ``NO_PROXY`` exempts this URL's host, with the rules ``requests`` applies.
+
+    Entries match a host exactly or as a domain suffix (with or without the port); an
+    IPv4 host also matches an entry that is its address or a CIDR network holding it;
+    then the standard library's own ``no_proxy`` rules (``*`` and the like) apply.
+    """
+    host = parts.hostname
+    if host is None:
+        return True
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY")
+    if no_proxy:
+        entries = [e for e in no_proxy.replace(" ", "").split(",") if e]
+        try:
+            address: ipaddress.IPv4Address | None = ipaddress.IPv4Address(host)
+        except ValueError:
+            address = None
+        if address is not None:
+            for entry in entries:
+                if "/" in entry:
+                    try:
+                        network = ipaddress.IPv4Network(entry, strict=False)
+                    except ValueError:
+                        continue
+                    if network.prefixlen > 0 and address in network:
+                        return True
+                elif entry == host:
+                    return True
+        else:
+            with_port = f"{host}:{parts.port}" if parts.port else host
+            for entry in entries:
+                name = entry.lstrip(".")
+                if name in (host, with_port):
+                    return True
+                if host.endswith("." + name) or with_port.endswith("." + name):
+                    return True
     try:
-        yield resp
-    finally:
-        _release(resp)
+        return bool(urllib.request.proxy_bypass(host))
+    except (TypeError, OSError):
+        return False
+
+
+def _environ_proxy(url: str) -> str | None:
+    """The proxy URL the environment names for ``url``, or None for a direct connection."""
+    parts = urllib.parse.urlsplit(url)
+    if _bypasses_proxy(parts):
+        return None
+    proxies = urllib.request.getproxies()
+    host = parts.hostname or ""
+    for key in (f"{parts.scheme}://{host}", parts.scheme, f"all://{host}", "all"):
+        if key in proxies:
+            proxy = proxies[key]
+            return proxy if "://" in proxy else "http://" + proxy
+    return None
 
 
 class _Retry(Exception):
@@ -331,10 +454,10 @@ class _Endpoint:
     scheme: str  # "https", or "http" for loopback and configured-insecure hosts
     host: str  # host[:port] in URLs ("registry-1.docker.io" for Docker Hub)
     plain_http_ok: bool  # loopback or configured insecure
+    base: str = field(init=False, compare=False)  # scheme://host, built once
 
-    @property
-    def base(self) -> str:
-        return f"{self.scheme}://{self.host}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base", f"{self.scheme}://{self.host}")
 
 
 @dataclass(slots=True)
@@ -440,8 +563,8 @@ class RegistryClient:
         max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
         max_retry_wait: float = MAX_RETRY_WAIT,
     ) -> None:
-        import requests
-        import requests.adapters
+        import urllib3
+        import urllib3.util
 
         if timeout <= 0:
             raise InvalidInputError("timeout must be positive")
@@ -469,31 +592,54 @@ class RegistryClient:
         self._token_locks: dict[tuple[str, str], threading.Lock] = {}
         self._no_referrers_api: set[str] = set()
 
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=16, pool_maxsize=max_workers, max_retries=0, pool_block=False
+        # Endpoints per registry name: the mirrors and insecure hosts are fixed above.
+        self._endpoint_cache: dict[str, _Endpoint] = {}
+        self._endpoints_cache: dict[str, tuple[_Endpoint, ...]] = {}
+
+        # The headers ``requests`` sent, built once: every request starts from one of
+        # these (never changed in place), and _authorized adds Authorization to a copy.
+        encodings = urllib3.util.make_headers(accept_encoding=True)["accept-encoding"]
+        self._base_headers: Mapping[str, str] = {
+            "User-Agent": user_agent,
+            "Accept-Encoding": ", ".join(encodings.split(",")),
+            "Accept": "*/*",
+            "Connection": "keep-alive",
+        }
+        self._manifest_headers = {**self._base_headers, "Accept": _MANIFEST_ACCEPT}
+        self._referrers_headers = {**self._base_headers, "Accept": MEDIA_TYPE_OCI_INDEX}
+        self._timeout = urllib3.Timeout(connect=self.timeout, read=self.timeout)
+        # The environment (proxies, CA bundle) is read here and once per host, not on
+        # every call, and never ~/.netrc: it would add credentials to hosts we chose not
+        # to authenticate to. Registries have no business setting cookies: none are kept.
+        self._pool_kw: dict[str, Any] = {
+            "num_pools": _MAX_POOLS,
+            "maxsize": max_workers,
+            "block": False,
+            "retries": False,
+        }
+        ca_bundle = (
+            os.environ.get("REQUESTS_CA_BUNDLE")
+            or os.environ.get("CURL_CA_BUNDLE")
+            or os.environ.get("SSL_CERT_FILE")
+            or self._default_ca_bundle()
         )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.headers["User-Agent"] = user_agent
-        # Registries have no business setting cookies; a jar shared by threads is one
-        # more piece of mutable state.
-        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        # The environment (proxies, CA bundle) is read here and per host, not by requests
-        # on every call: that lookup cost ~1 ms per request, and trust_env would also let
-        # ~/.netrc add credentials to hosts we chose not to authenticate to.
-        session.trust_env = False
-        self._verify: bool | str = (
-            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        )
-        self._proxies: dict[str, dict[str, str]] = {}
-        self._session = session
+        if ca_bundle:
+            self._pool_kw["ca_cert_dir" if os.path.isdir(ca_bundle) else "ca_certs"] = ca_bundle
+        self._pool = urllib3.PoolManager(**self._pool_kw)
+        self._proxy_pools: dict[str, urllib3.PoolManager] = {}
+        # scheme://host -> how its requests go: through a proxy, or straight to its pool
+        self._routes: dict[str, _Route] = {}
 
     # --- lifecycle -------------------------------------------------------------------
 
     def close(self) -> None:
         """Release pooled connections. The client must not be used afterwards."""
-        self._session.close()
+        self._pool.clear()
+        with self._lock:
+            self._routes.clear()
+            proxied = list(self._proxy_pools.values())
+        for manager in proxied:
+            manager.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -620,11 +766,12 @@ class RegistryClient:
         blob_url = f"{ep.base}/v2/{repo.path}/blobs/{digest}"
 
         def exists() -> bool:
-            resp = self._authorized(ep, "blob_head", "HEAD", blob_url, scopes, {}, what)
-            with _released(resp):
-                if resp.status_code == 200:
+            headers = self._base_headers
+            resp = self._authorized(ep, "blob_head", "HEAD", blob_url, scopes, headers, what)
+            with resp:
+                if resp.status == 200:
                     return True
-                if resp.status_code == 404:
+                if resp.status == 404:
                     return False
                 raise self._error_from_response(resp, what, ep)
 
@@ -633,11 +780,10 @@ class RegistryClient:
 
         def upload() -> None:
             start = f"{ep.base}/v2/{repo.path}/blobs/uploads/"
-            resp = self._authorized(
-                ep, "blob_upload", "POST", start, scopes, {"Content-Length": "0"}, what
-            )
-            with _released(resp):
-                if resp.status_code != 202:
+            headers = {**self._base_headers, "Content-Length": "0"}
+            resp = self._authorized(ep, "blob_upload", "POST", start, scopes, headers, what)
+            with resp:
+                if resp.status != 202:
                     raise self._error_from_response(resp, what, ep)
                 location = resp.headers.get("Location")
             if not location:
@@ -647,12 +793,12 @@ class RegistryClient:
                     source=what,
                 )
             put_url = self._with_query(urllib.parse.urljoin(start, location), digest=digest)
-            headers = {"Content-Type": "application/octet-stream"}
+            headers = {**self._base_headers, "Content-Type": "application/octet-stream"}
             resp = self._authorized(
                 ep, "blob_upload", "PUT", put_url, scopes, headers, what, data=data
             )
-            with _released(resp):
-                if resp.status_code not in (201, 204):
+            with resp:
+                if resp.status not in (201, 204):
                     raise self._error_from_response(resp, what, ep)
                 self._check_pushed_digest(resp.headers.get("Docker-Content-Digest"), digest, what)
 
@@ -680,10 +826,10 @@ class RegistryClient:
         scopes = self._scopes(repo, push=True)
 
         def put() -> None:
-            headers = {"Content-Type": media_type}
+            headers = {**self._base_headers, "Content-Type": media_type}
             resp = self._authorized(ep, "manifest_put", "PUT", url, scopes, headers, what, data=raw)
-            with _released(resp):
-                if resp.status_code not in (200, 201, 204):
+            with resp:
+                if resp.status not in (200, 201, 204):
                     raise self._error_from_response(resp, what, ep)
                 self._check_pushed_digest(resp.headers.get("Docker-Content-Digest"), digest, what)
 
@@ -731,20 +877,19 @@ class RegistryClient:
         url = f"{ep.base}/v2/{repo.path}/manifests/{reference}"
         scopes = self._scopes(repo)
 
-        def attempt() -> tuple[Mapping[str, str], bytes, str]:
-            resp = self._get(ep, "manifest", url, scopes, {"Accept": _MANIFEST_ACCEPT}, what)
-            with _released(resp):
-                if not 200 <= resp.status_code < 300:
+        def attempt() -> tuple[str | None, str | None, bytes, str]:
+            resp = self._get(ep, "manifest", url, scopes, self._manifest_headers, what)
+            with resp:
+                if not 200 <= resp.status < 300:
                     raise self._error_from_response(resp, what, ep)
                 header_digest = resp.headers.get("Docker-Content-Digest")
                 expected = reference if by_digest else header_digest
                 raw, actual = self._read_body(
                     resp, self.max_manifest_bytes, what, expected or "sha256:"
                 )
-                return resp.headers, raw, actual
+                return header_digest, resp.headers.get("Content-Type"), raw, actual
 
-        headers, raw, actual = self._retrying(attempt, idempotent=True)
-        header_digest = headers.get("Docker-Content-Digest")
+        header_digest, content_type, raw, actual = self._retrying(attempt, idempotent=True)
         if header_digest and not by_digest:
             try:
                 split_digest(header_digest)
@@ -762,7 +907,7 @@ class RegistryClient:
             digest = header_digest
         else:
             digest = actual
-        media_type = self._manifest_media_type(raw, headers.get("Content-Type"), what)
+        media_type = self._manifest_media_type(raw, content_type, what)
         if self.cache is not None:
             self.cache.put(digest, raw)
         return Manifest(raw=raw, media_type=media_type, digest=digest)
@@ -783,12 +928,12 @@ class RegistryClient:
         scopes = self._scopes(repo)
 
         def attempt() -> Descriptor | None:
-            headers = {"Accept": _MANIFEST_ACCEPT}
+            headers = self._manifest_headers
             resp = self._authorized(ep, "manifest_head", "HEAD", url, scopes, headers, what)
-            with _released(resp):
-                if resp.status_code in _REDIRECT_STATUSES or resp.status_code in (405, 501):
+            with resp:
+                if resp.status in _REDIRECT_STATUSES or resp.status in (405, 501):
                     return None  # redirected or HEAD unsupported: a GET handles both
-                if not 200 <= resp.status_code < 300:
+                if not 200 <= resp.status < 300:
                     raise self._error_from_response(resp, what, ep)
                 digest = resp.headers.get("Docker-Content-Digest")
                 if not digest:
@@ -798,7 +943,7 @@ class RegistryClient:
                 except InvalidInputError:
                     raise RegistryError(
                         f"{what}: {ep.host} sent a malformed Docker-Content-Digest",
-                        status=resp.status_code,
+                        status=resp.status,
                         source=what,
                     ) from None
                 if _is_digest(reference) and digest != reference:
@@ -858,9 +1003,9 @@ class RegistryClient:
         scopes = self._scopes(repo)
 
         def attempt() -> tuple[bytes, str]:
-            resp = self._get(ep, "blob", url, scopes, {}, what)
-            with _released(resp):
-                if not 200 <= resp.status_code < 300:
+            resp = self._get(ep, "blob", url, scopes, self._base_headers, what)
+            with resp:
+                if not 200 <= resp.status < 300:
                     raise self._error_from_response(resp, what, ep)
                 return self._read_body(resp, max_bytes, what, digest)
 
@@ -884,16 +1029,16 @@ class RegistryClient:
         for page in range(_MAX_REFERRER_PAGES):
 
             def attempt(page_url: str = url) -> tuple[int, Mapping[str, str], bytes]:
-                headers = {"Accept": MEDIA_TYPE_OCI_INDEX}
+                headers = self._referrers_headers
                 resp = self._get(ep, "referrers", page_url, scopes, headers, what)
-                with _released(resp):
-                    if resp.status_code in (400, 404, 405):
+                with resp:
+                    if resp.status in (400, 404, 405):
                         body = self._read_error_body(resp)
-                        return resp.status_code, resp.headers, body
-                    if not 200 <= resp.status_code < 300:
+                        return resp.status, resp.headers, body
+                    if not 200 <= resp.status < 300:
                         raise self._error_from_response(resp, what, ep)
                     raw, _ = self._read_body(resp, self.max_manifest_bytes, what, "sha256:")
-                    return resp.status_code, resp.headers, raw
+                    return resp.status, resp.headers, raw
 
             status, headers, body = self._retrying(attempt, idempotent=True)
             if status in (400, 404, 405):
@@ -983,7 +1128,10 @@ class RegistryClient:
                 continue
             target = target.strip()
             if target.startswith("<") and target.endswith(">"):
-                absolute = urllib.parse.urljoin(current, target[1:-1])
+                try:
+                    absolute = urllib.parse.urljoin(current, target[1:-1])
+                except ValueError:  # a malformed link (bad IPv6 literal…): no next page
+                    return None
                 if absolute.startswith(ep.base + "/"):
                     return absolute
         return None
@@ -1002,28 +1150,37 @@ class RegistryClient:
         scopes: tuple[str, ...],
         headers: Mapping[str, str],
         what: str,
-    ) -> requests.Response:
+    ) -> _Response:
         """An authorised GET that follows up to MAX_REDIRECTS redirects, without auth."""
         resp = self._authorized(ep, kind, "GET", url, scopes, headers, what)
         hops = 0
-        while resp.status_code in _REDIRECT_STATUSES:
+        while resp.status in _REDIRECT_STATUSES:
             location = resp.headers.get("Location")
             _release(resp)
             if not location:
                 raise RegistryError(
-                    f"{what}: redirect without a Location", status=resp.status_code, source=what
+                    f"{what}: redirect without a Location", status=resp.status, source=what
                 )
+            try:
+                target = urllib.parse.urljoin(url, location)
+                scheme = urllib.parse.urlsplit(target).scheme
+            except ValueError as exc:  # such as "Invalid IPv6 URL": not transient
+                host = urllib.parse.urlsplit(url).netloc
+                raise NetworkError(
+                    f"{what}: cannot send the request to {host}: {type(exc).__name__}",
+                    source=what,
+                ) from None
             if hops >= MAX_REDIRECTS:
                 raise RegistryError(
                     f"{what}: more than {MAX_REDIRECTS} redirects",
-                    status=resp.status_code,
+                    status=resp.status,
                     source=what,
                 )
-            url = urllib.parse.urljoin(url, location)
-            if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            url = target
+            if scheme not in ("http", "https"):
                 raise RegistryError(
                     f"{what}: redirect to an unsupported URL scheme",
-                    status=resp.status_code,
+                    status=resp.status,
                     source=what,
                 )
             hops += 1
@@ -1043,22 +1200,23 @@ class RegistryClient:
         what: str,
         *,
         data: bytes | None = None,
-    ) -> requests.Response:
-        """Send with what the registry asked for; on a 401 authenticate and re-send once."""
+    ) -> _Response:
+        """Send with what the registry asked for; on a 401 authenticate and re-send once.
+
+        ``headers`` are complete (one of the client's prepared sets, or a copy of one).
+        """
         same_origin = url.startswith(ep.base + "/")
         sent = self._auth_header(ep, scopes, what) if same_origin else None
-        request_headers = dict(headers)
-        if sent:
-            request_headers["Authorization"] = sent
+        request_headers = {**headers, "Authorization": sent} if sent else headers
         resp = self._exchange(kind, method, url, request_headers, what, data=data)
-        if resp.status_code != 401 or not same_origin:
+        if resp.status != 401 or not same_origin:
             return resp
         challenge = resp.headers.get("WWW-Authenticate", "")
         _release(resp)
         header = self._auth_after_challenge(ep, scopes, challenge, sent, what)
-        request_headers["Authorization"] = header
+        request_headers = {**headers, "Authorization": header}
         resp = self._exchange(kind, method, url, request_headers, what, data=data)
-        if resp.status_code == 401:
+        if resp.status == 401:
             _release(resp)
             used = "token" if header.startswith("Bearer ") else "credentials"
             if self.credentials.get(ep.name) is None:
@@ -1195,7 +1353,7 @@ class RegistryClient:
                     kind,
                     "POST",
                     realm,
-                    {"Content-Type": "application/x-www-form-urlencoded"},
+                    {**self._base_headers, "Content-Type": "application/x-www-form-urlencoded"},
                     what,
                     data=urllib.parse.urlencode(form).encode(),
                     secrets=secrets,
@@ -1209,7 +1367,7 @@ class RegistryClient:
             url = realm
             if query:
                 url += ("&" if parts.query else "?") + urllib.parse.urlencode(query)
-            headers_out: dict[str, str] = {}
+            headers_out = dict(self._base_headers)
             if credentials is not None and credentials.has_password:
                 headers_out["Authorization"] = _basic_header(credentials)
             secrets = _secrets_in(headers_out.get("Authorization"))
@@ -1259,14 +1417,14 @@ class RegistryClient:
         return _Token(header=f"Bearer {value}", expires_at=time.monotonic() + lifetime - margin)
 
     def _read_token_response(
-        self, resp: requests.Response, what: str
+        self, resp: _Response, what: str
     ) -> tuple[int, Mapping[str, str], bytes]:
-        with _released(resp):
-            if resp.status_code == 200:
+        with resp:
+            if resp.status == 200:
                 body, _ = self._read_body(resp, _MAX_TOKEN_RESPONSE, f"token for {what}", "sha256:")
             else:
                 body = self._read_error_body(resp)
-            return resp.status_code, resp.headers, body
+            return resp.status, resp.headers, body
 
     def _exchange(
         self,
@@ -1278,61 +1436,141 @@ class RegistryClient:
         *,
         data: bytes | None = None,
         secrets: Sequence[str] = (),
-    ) -> requests.Response:
-        """One HTTP request. Transport errors, 429 and 5xx raise _Retry; others return."""
-        import requests
-        import urllib3.exceptions
+    ) -> _Response:
+        """One HTTP request. Transport errors, 429 and 5xx raise _Retry; others return.
 
-        host = urllib.parse.urlsplit(url).netloc
+        ``headers`` are sent as they are: callers start from ``self._base_headers``.
+        """
         self.stats.record(kind)
+        origin = _origin(url)
         try:
-            resp = self._session.request(
-                method,
-                url,
-                headers=dict(headers),
-                data=data,
-                stream=True,
-                timeout=(self.timeout, self.timeout),
-                allow_redirects=False,
-                proxies=self._proxies_for(url),
-                verify=self._verify,
-            )
-        except requests.exceptions.Timeout:
-            raise _Retry(
-                NetworkTimeoutError(
-                    f"{what}: no answer from {host} within {self.timeout:g} s", source=what
+            route = self._routes.get(origin)
+            if route is None:
+                route = self._route(url, origin)
+            raw = None
+            pool = route.pool
+            target = url[len(origin) :]
+            if pool is not None and "/." not in target and _PLAIN_TARGET.fullmatch(target):
+                # What PoolManager.urlopen would do, minus parsing the URL again (our
+                # own URLs, already in normal form: anything else takes the long way).
+                try:
+                    raw = pool.urlopen(
+                        method,
+                        target,
+                        body=data,
+                        headers=headers,
+                        redirect=False,
+                        retries=False,
+                        assert_same_host=False,
+                        timeout=self._timeout,
+                        preload_content=False,
+                        decode_content=True,
+                    )
+                except _closed_pool_error():  # dropped by the manager (LRU): nothing sent
+                    with self._lock:
+                        self._routes.pop(origin, None)
+            if raw is None:
+                raw = route.manager.urlopen(
+                    method,
+                    url,
+                    body=data,
+                    headers=headers,
+                    redirect=False,
+                    retries=False,
+                    timeout=self._timeout,
+                    preload_content=False,
+                    decode_content=True,
                 )
-            ) from None
-        except ValueError as exc:  # a URL or header requests cannot use: not transient
-            raise NetworkError(
-                f"{what}: cannot send the request to {host}: {type(exc).__name__}", source=what
-            ) from None
-        except (
-            requests.exceptions.RequestException,
-            urllib3.exceptions.HTTPError,
-            http.client.HTTPException,
-            OSError,
-        ) as exc:
-            raise _Retry(
-                NetworkError(f"{what}: cannot reach {host}: {self._reason(exc)}", source=what)
-            ) from None
-        status = resp.status_code
+        except (ValueError, OSError, http.client.HTTPException, _urllib3_error()) as exc:
+            raise self._transport_error(exc, url, what) from None
+        resp = _Response(raw, method, url, headers.get("Authorization"))
+        status = resp.status
         if status == 429 or (status >= 500 and status != 501):
             error = self._error_from_response(resp, what, None, secrets=secrets)
             raise _Retry(error, _parse_retry_after(resp.headers.get("Retry-After")))
         return resp
 
-    def _proxies_for(self, url: str) -> dict[str, str]:
-        """Proxies from the environment for this URL's host (honours ``NO_PROXY``)."""
-        import requests.utils
+    def _transport_error(self, exc: Exception, url: str, what: str) -> NetworkError | _Retry:
+        """What a failure to send and get an answer becomes (_Retry when transient)."""
+        import urllib3.exceptions
 
-        parts = urllib.parse.urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}"
-        found = self._proxies.get(key)
-        if found is None:
-            found = dict(requests.utils.get_environ_proxies(url))
-            self._proxies[key] = found
-        return found
+        try:
+            host = urllib.parse.urlsplit(url).netloc
+        except ValueError:
+            host = _clean(url, 100)
+        if isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
+            exc, urllib3.exceptions.NewConnectionError
+        ):
+            return _Retry(
+                NetworkTimeoutError(
+                    f"{what}: no answer from {host} within {self.timeout:g} s", source=what
+                )
+            )
+        if isinstance(exc, ValueError):  # a URL or header that cannot be sent: not transient
+            return NetworkError(
+                f"{what}: cannot send the request to {host}: {type(exc).__name__}", source=what
+            )
+        return _Retry(
+            NetworkError(f"{what}: cannot reach {host}: {self._reason(exc)}", source=what)
+        )
+
+    def _route(self, url: str, origin: str) -> _Route:
+        """How to reach ``url``'s scheme and host: directly, or the proxy named for it."""
+        proxy = _environ_proxy(url)
+        if proxy is None:
+            route = _Route(self._pool, self._pool.connection_from_url(url))
+        else:
+            route = _Route(self._proxy_manager(proxy), None)
+        with self._lock:
+            # As many as the manager keeps pools: a pool the manager has let go must not
+            # be kept alive here (redirect hosts are the server's choice).
+            if len(self._routes) >= _MAX_POOLS:
+                self._routes.clear()
+            self._routes[origin] = route
+        return route
+
+    def _proxy_manager(self, proxy: str) -> urllib3.PoolManager:
+        """One pool manager per proxy URL, with Basic proxy auth from its user info."""
+        import urllib3
+        import urllib3.util
+
+        with self._lock:
+            manager = self._proxy_pools.get(proxy)
+            if manager is not None:
+                return manager
+            parsed = urllib3.util.parse_url(proxy)
+            if not parsed.host:
+                raise ValueError("malformed proxy URL")
+            username, password = "", ""
+            with contextlib.suppress(ValueError):
+                split = urllib.parse.urlsplit(proxy)
+                username = urllib.parse.unquote(split.username or "")
+                password = urllib.parse.unquote(split.password or "")
+            if proxy.lower().startswith("socks"):
+                if importlib.util.find_spec("socks") is None:  # urllib3 would warn, then fail
+                    raise ValueError("SOCKS proxies need PySocks")
+                from urllib3.contrib.socks import SOCKSProxyManager
+
+                manager = SOCKSProxyManager(
+                    proxy, username=username or None, password=password or None, **self._pool_kw
+                )
+            else:
+                headers = {}
+                if username:
+                    raw = f"{username}:{password}".encode("latin-1")
+                    headers["Proxy-Authorization"] = "Basic " + base64.b64encode(raw).decode()
+                manager = urllib3.ProxyManager(proxy, proxy_headers=headers, **self._pool_kw)
+            self._proxy_pools[proxy] = manager
+            return manager
+
+    @staticmethod
+    def _default_ca_bundle() -> str | None:
+        """The CA bundle ``requests`` trusted by default (certifi's), else None: the system's."""
+        try:
+            import certifi
+        except ImportError:  # pragma: no cover - requests and so certifi come with oras
+            return None
+        return str(certifi.where())
 
     def _retrying(self, attempt: Callable[[], _T], *, idempotent: bool) -> _T:
         """Run ``attempt``; on _Retry sleep (backoff, jitter, Retry-After) and run again."""
@@ -1361,41 +1599,37 @@ class RegistryClient:
     # --- bodies and errors -----------------------------------------------------------
 
     def _read_body(
-        self, resp: requests.Response, max_bytes: int, what: str, digest: str
+        self, resp: _Response, max_bytes: int, what: str, digest: str
     ) -> tuple[bytes, str]:
         """Stream the body, hashing as it comes, stopping beyond ``max_bytes``.
 
         Returns the bytes and their digest in ``digest``'s algorithm (sha256 when
         ``digest`` is just an algorithm prefix or unusable).
         """
-        import requests
-        import urllib3.exceptions
-
         algorithm = digest.partition(":")[0]
-        if algorithm not in ("sha256", "sha384", "sha512"):
-            algorithm = "sha256"
-        hasher = hashlib.new(algorithm)
+        new_hasher = _HASHERS.get(algorithm)
+        if new_hasher is None:
+            algorithm, new_hasher = "sha256", hashlib.sha256
+        hasher = new_hasher()
         declared = resp.headers.get("Content-Length", "")
-        encoded = _media_type(resp.headers.get("Content-Encoding")) not in ("", "identity")
-        if declared.isdigit() and not encoded and int(declared) > max_bytes:
+        if (
+            declared.isdigit()
+            and int(declared) > max_bytes
+            and _media_type(resp.headers.get("Content-Encoding")) in ("", "identity")
+        ):
             raise InvalidInputError(
                 f"{what} is larger than {max_bytes} bytes ({declared} announced)", source=what
             )
         chunks: list[bytes] = []
         total = 0
         try:
-            for chunk in resp.iter_content(_CHUNK):
+            for chunk in resp.raw.stream(_CHUNK, decode_content=True):
                 total += len(chunk)
                 if total > max_bytes:
                     raise InvalidInputError(f"{what} is larger than {max_bytes} bytes", source=what)
                 hasher.update(chunk)
                 chunks.append(chunk)
-        except (
-            requests.exceptions.RequestException,
-            urllib3.exceptions.HTTPError,
-            http.client.HTTPException,
-            OSError,
-        ) as exc:
+        except (_urllib3_error(), http.client.HTTPException, OSError) as exc:
             host = urllib.parse.urlsplit(resp.url).netloc
             if self._is_timeout(exc):
                 raise _Retry(
@@ -1412,12 +1646,12 @@ class RegistryClient:
         return b"".join(chunks), f"{algorithm}:{hasher.hexdigest()}"
 
     @staticmethod
-    def _read_error_body(resp: requests.Response) -> bytes:
+    def _read_error_body(resp: _Response) -> bytes:
         """Up to 64 KiB of an error body; transport trouble here just means no details."""
         chunks: list[bytes] = []
         total = 0
         try:
-            for chunk in resp.iter_content(_CHUNK):
+            for chunk in resp.raw.stream(_CHUNK, decode_content=True):
                 chunks.append(chunk)
                 total += len(chunk)
                 if total >= _MAX_ERROR_BODY:
@@ -1468,19 +1702,18 @@ class RegistryClient:
 
     def _error_from_response(
         self,
-        resp: requests.Response,
+        resp: _Response,
         what: str,
         ep: _Endpoint | None,
         *,
         secrets: Sequence[str] = (),
     ) -> BuildsigError:
         """The BuildsigError for a non-success answer; reads a bounded body and closes."""
-        status = resp.status_code
+        status = resp.status
         headers = resp.headers
         # Servers sometimes echo the request back; whatever we sent must not come back out.
-        sent = resp.request.headers.get("Authorization")
-        secrets = [*secrets, *_secrets_in(sent if isinstance(sent, str) else None)]
-        if resp.request.method == "HEAD":
+        secrets = [*secrets, *_secrets_in(resp.authorization)]
+        if resp.method == "HEAD":
             body = b""
             _release(resp)
         else:
@@ -1507,7 +1740,7 @@ class RegistryClient:
             return RegistryError(
                 f"{what}: access denied by {host}{suffix}", status=status, source=what
             )
-        reason = _clean(resp.reason or "", 60) if not detail else ""
+        reason = _clean(resp.raw.reason or "", 60) if not detail else ""
         return RegistryError(
             f"{what}: {host} answered HTTP {status}{' ' + reason if reason else ''}{suffix}",
             status=status,
@@ -1516,17 +1749,13 @@ class RegistryClient:
 
     @staticmethod
     def _is_timeout(exc: BaseException) -> bool:
-        import requests
         import urllib3.exceptions
 
         seen: set[int] = set()
         current: BaseException | None = exc
         while current is not None and id(current) not in seen:
             seen.add(id(current))
-            if isinstance(
-                current,
-                requests.exceptions.Timeout | urllib3.exceptions.TimeoutError | TimeoutError,
-            ):
+            if isinstance(current, urllib3.exceptions.TimeoutError | TimeoutError):
                 return True
             nested = [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
             current = nested[0] if nested else (current.__cause__ or current.__context__)
@@ -1593,11 +1822,29 @@ class RegistryClient:
         return operation(endpoints[-1])
 
     def _endpoints(self, registry: str) -> tuple[_Endpoint, ...]:
-        key = "docker.io" if registry in _DOCKER_HUB_NAMES else registry.lower()
-        return (*self._mirrors.get(key, ()), self._endpoint(registry))
+        found = self._endpoints_cache.get(registry)
+        if found is None:
+            key = "docker.io" if registry in _DOCKER_HUB_NAMES else registry.lower()
+            found = (*self._mirrors.get(key, ()), self._endpoint(registry))
+            self._remember(self._endpoints_cache, registry, found)
+        return found
 
     def _endpoint(self, registry: str) -> _Endpoint:
         """Scheme and host for a registry name: Docker Hub's API host, HTTP for loopback."""
+        found = self._endpoint_cache.get(registry)
+        if found is None:
+            found = self._new_endpoint(registry)
+            self._remember(self._endpoint_cache, registry, found)
+        return found
+
+    def _remember(self, cache: dict[str, _V], key: str, value: _V) -> None:
+        """Keep a derived value, within a bound (names come from callers' references)."""
+        with self._lock:
+            if len(cache) >= 1024:
+                cache.clear()
+            cache[key] = value
+
+    def _new_endpoint(self, registry: str) -> _Endpoint:
         if registry in _DOCKER_HUB_NAMES:
             return _Endpoint("docker.io", "https", _DOCKER_HUB_API, plain_http_ok=False)
         name = registry.lower()
