@@ -404,6 +404,8 @@ def _registry_config(
         "  accesslog:",
         "    disabled: true",
         "storage:",
+        "  cache:",  # as in distribution's stock config.yml (and Debian's)
+        "    blobdescriptor: inmemory",
         "  filesystem:",
         f"    rootdirectory: {root / 'data'}",
         "  delete:",
