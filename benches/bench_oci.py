@@ -28,7 +28,15 @@ def _push_images(client: object, registry: object, n: int) -> list[str]:
     names = []
     for i in range(n):
         kit = ImageKit()
-        kit.tag("1", kit.index([kit.image("linux", "amd64", labels={"n": str(i)}), kit.image("linux", "arm64", "v8")]))
+        kit.tag(
+            "1",
+            kit.index(
+                [
+                    kit.image("linux", "amd64", labels={"n": str(i)}),
+                    kit.image("linux", "arm64", "v8"),
+                ]
+            ),
+        )
         repo = registry.repo(f"bench/app{i}")  # type: ignore[attr-defined]
         push_kit(kit, client, repo)
         names.append(f"{registry.host}/bench/app{i}:1")  # type: ignore[attr-defined]
@@ -36,19 +44,22 @@ def _push_images(client: object, registry: object, n: int) -> list[str]:
 
 
 def resolution(quick: bool) -> list[Row]:
+    from tests.oci.registryd import docker_registry
+
     from buildsig import source_to_input
     from buildsig.oci.cache import ContentCache
     from buildsig.oci.images import ImageResolver
     from buildsig.oci.registry import RegistryClient
     from buildsig.unknowns import ImageRequest
-    from tests.oci.registryd import docker_registry
 
     n = 10 if quick else N_IMAGES
     request = ImageRequest(config=True)
     with tempfile.TemporaryDirectory() as d, docker_registry(Path(d) / "registry") as registry:
         with RegistryClient() as pusher:
             names = _push_images(pusher, registry, n)
-        inputs = [source_to_input(f"docker-image://{name}", platform="linux/amd64") for name in names]
+        inputs = [
+            source_to_input(f"docker-image://{name}", platform="linux/amd64") for name in names
+        ]
 
         cache = ContentCache()
         client = RegistryClient(cache=cache, max_workers=16)
@@ -60,7 +71,9 @@ def resolution(quick: bool) -> list[Row]:
             assert all(x.image is not None and x.image.labels for x in cold)
             # warm: the same images pinned by digest, from the cache
             pinned = [
-                source_to_input(f"docker-image://{x.image.full_repo}@{x.image.checksum}", platform="linux/amd64")  # type: ignore[union-attr]
+                source_to_input(
+                    f"docker-image://{x.image.full_repo}@{x.image.checksum}", platform="linux/amd64"
+                )  # type: ignore[union-attr]
                 for x in cold
             ]
             client.stats.reset()
@@ -77,7 +90,16 @@ def resolution(quick: bool) -> list[Row]:
             t0 = time.perf_counter()
             for name in names:
                 subprocess.run(
-                    ["skopeo", "inspect", "--tls-verify=false", "--override-os", "linux", "--override-arch", "amd64", f"docker://{name}"],
+                    [
+                        "skopeo",
+                        "inspect",
+                        "--tls-verify=false",
+                        "--override-os",
+                        "linux",
+                        "--override-arch",
+                        "amd64",
+                        f"docker://{name}",
+                    ],
                     check=True,
                     capture_output=True,
                     env={"HOME": str(env_home), "PATH": "/usr/bin:/bin"},
@@ -96,7 +118,14 @@ def resolution(quick: bool) -> list[Row]:
                 )
             )
         else:
-            rows.append(Row(f"cold resolution of {n} images", ours * 1000, "ms", note="skopeo not installed: no peer"))
+            rows.append(
+                Row(
+                    f"cold resolution of {n} images",
+                    ours * 1000,
+                    "ms",
+                    note="skopeo not installed: no peer",
+                )
+            )
         rows.append(
             Row(
                 "requests per image, cold (minimum for index→manifest→config: 3)",
