@@ -11,18 +11,33 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from buildsig.errors import InvalidInputError
 from buildsig.model import Input
-from buildsig.source import Source
+from buildsig.source import ATTR_GIT_FULL_URL, Source
 from buildsig.unknowns import metadata_request, needed_unknowns
 
 if TYPE_CHECKING:
     from buildsig.oci.images import ImageResolver
 
 __all__ = ["ResolveOptions", "Resolver"]
+
+_MATERIAL_FIELD = re.compile(r"image\.provenance\.materials\[(\d+)\]\.(.+)")
+_MAX_MATERIAL_DEPTH = 24
+
+
+def _source_of(inp: Input) -> Source | None:
+    """The source a (material) input was built from, enough to resolve it again."""
+    if inp.image is not None:
+        return Source(f"docker-image://{inp.image.ref}")
+    if inp.git is not None and inp.git.full_url:
+        return Source(f"git://{inp.git.full_url}", {ATTR_GIT_FULL_URL: inp.git.full_url})
+    if inp.http is not None:
+        return Source(inp.http.url)
+    return None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -91,7 +106,40 @@ class Resolver:
             resolved_images = self._image_resolver().resolve_inputs([(i, r) for _, i, r in images])
             for (position, _, _), inp in zip(images, resolved_images, strict=True):
                 out[position] = inp
-        return [x for x in out if x is not None]
+        done = [x for x in out if x is not None]
+        if fields:  # a material's own fields: resolve that material as a source of its own
+            done = [self._resolve_materials(inp, fields) for inp in done]
+        return done
+
+    def _resolve_materials(self, inp: Input, fields: Sequence[str], depth: int = 0) -> Input:
+        """Resolve ``image.provenance.materials[i].<field>`` by resolving material ``i``.
+
+        Buildx does the same through its source resolver; depth is bounded as there (24).
+        """
+        wanted: dict[int, list[str]] = {}
+        for field in fields:
+            m = _MATERIAL_FIELD.match(field.removeprefix("input."))
+            if m is not None:
+                wanted.setdefault(int(m.group(1)), []).append(m.group(2))
+        image = inp.image
+        if not wanted or image is None or image.provenance is None:
+            return inp
+        if depth >= _MAX_MATERIAL_DEPTH:
+            raise InvalidInputError(
+                f"provenance materials depth exceeds limit {_MAX_MATERIAL_DEPTH}"
+            )
+        materials = list(image.provenance.materials)
+        for index, sub_fields in sorted(wanted.items()):
+            if index >= len(materials):
+                continue
+            child = materials[index]
+            source = _source_of(child)
+            if source is None:
+                continue
+            [resolved] = self.resolve_many([(source, child)], sub_fields)
+            materials[index] = self._resolve_materials(resolved, sub_fields, depth + 1)
+        provenance = dataclasses.replace(image.provenance, materials=tuple(materials))
+        return dataclasses.replace(inp, image=dataclasses.replace(image, provenance=provenance))
 
     def close(self) -> None:
         """Close network clients."""

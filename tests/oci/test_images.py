@@ -387,3 +387,56 @@ def test_real_buildkit_provenance_offline_through_the_cli(tmp_path: Path) -> Non
         assert material["platform"] == "linux/amd64"
         # signatures were not asked for; the material's own fields are listed as unresolved
         assert "input.image.provenance.materials[0].image.labels" in proc.stderr
+
+
+def test_material_fields_resolve_on_demand(tmp_path: Path) -> None:
+    """Asking for image.provenance.materials[0].image.labels resolves that material."""
+    import json
+
+    from buildsig.resolver import ResolveOptions, Resolver
+    from tests.oci.imagekit import canonical
+
+    k = ImageKit()
+    base = k.index([k.image("linux", "amd64", labels={"role": "base"})])
+    k.tag("base-1", base)
+    app = k.image("linux", "amd64", labels={"role": "app"})
+    predicate = {
+        "buildDefinition": {
+            "buildType": "https://mobyproject.org/buildkit@v1",
+            "externalParameters": {"request": {"frontend": "dockerfile.v0"}},
+            "resolvedDependencies": [
+                {
+                    "uri": "pkg:docker/team/base@1?platform=linux%2Famd64",
+                    "digest": {"sha256": base["digest"].split(":")[1]},
+                }
+            ],
+        },
+        "runDetails": {"builder": {"id": ""}, "metadata": {}},
+    }
+    stmt = canonical(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "_", "digest": {"sha256": app["digest"].split(":")[1]}}],
+            "predicateType": SLSA_V1,
+            "predicate": predicate,
+        }
+    )
+    k.tag("app-1", k.index([app, k.attestation(app, [(SLSA_V1, stmt)])]))
+    layout = k.write_layout(tmp_path)
+    src = Source.parse("docker-image://team/app:app-1")
+    inp = source_to_input(src, platform="linux/amd64")
+    field = "image.provenance.materials[0].image.labels"
+    with Resolver(ResolveOptions(oci_layouts=(layout,))) as resolver:
+        [out] = resolver.resolve_many([(src, inp)], [field])
+    assert out.image is not None and out.image.provenance is not None
+    material = out.image.provenance.materials[0]
+    assert material.image is not None
+    assert material.image.ref == f"docker.io/team/base:1@{base['digest']}"
+    assert material.image.labels == {"role": "base"}
+    assert "image.labels" not in material.unknowns
+    assert f"input.{field}" not in out.unknown_refs()
+    # the root itself was only resolved as far as needed
+    assert "input.image.labels" in out.unknown_refs()
+    assert json.loads(out.to_json())["image"]["provenance"]["materials"][0]["image"]["labels"] == {
+        "role": "base"
+    }
