@@ -395,7 +395,67 @@ def resolution(quick: bool) -> list[Row]:
     ]
 
 
+def crypto_floor(quick: bool) -> list[Row]:
+    """The raw signature checks underneath, and loading Junio's keyring: the floor we sit on."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+    data = b"x" * 200
+    ed = ed25519.Ed25519PrivateKey.generate()
+    ed_sig = ed.sign(data)
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    p256_sig = p256.sign(data, ec.ECDSA(hashes.SHA256()))
+    rsa4096 = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    rsa_sig = rsa4096.sign(data, padding.PKCS1v15(), hashes.SHA512())
+    t = 0.1 if quick else 0.4
+    rows = [
+        Row(
+            "crypto floor: Ed25519 verify",
+            1e6 / ops_per_second(lambda: ed.public_key().verify(ed_sig, data), min_time=t),
+            "µs",
+            higher_is_better=False,
+        ),
+        Row(
+            "crypto floor: ECDSA P-256 verify",
+            1e6
+            / ops_per_second(
+                lambda: p256.public_key().verify(p256_sig, data, ec.ECDSA(hashes.SHA256())),
+                min_time=t,
+            ),
+            "µs",
+            higher_is_better=False,
+        ),
+        Row(
+            "crypto floor: RSA-4096 verify",
+            1e6
+            / ops_per_second(
+                lambda: rsa4096.public_key().verify(
+                    rsa_sig, data, padding.PKCS1v15(), hashes.SHA512()
+                ),
+                min_time=t,
+            ),
+            "µs",
+            higher_is_better=False,
+        ),
+    ]
+    key = DATA / "git-git" / "junio-gpg-pub.asc"
+    if key.exists():
+        from buildsig.git.openpgp import OpenPGPKeyring
+
+        blob = key.read_bytes()
+        rows.append(
+            Row(
+                "load Junio's OpenPGP keyring",
+                1000 / ops_per_second(lambda: OpenPGPKeyring.from_armored(blob), min_time=t),
+                "ms",
+                higher_is_better=False,
+            )
+        )
+    return rows
+
+
 BENCHMARKS = [
+    Benchmark("git-crypto-floor", crypto_floor),
     Benchmark("git-ssh", ssh_verify),
     Benchmark("git-pgp", pgp_verify),
     Benchmark("git-audit", audit_history),

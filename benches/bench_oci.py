@@ -150,7 +150,83 @@ def resolution(quick: bool) -> list[Row]:
     return rows
 
 
-BENCHMARKS = [Benchmark("oci-resolve", resolution)]
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc (Linux)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def client_cpu(quick: bool) -> list[Row]:
+    """CPU per manifest GET: buildsig's client vs bare urllib3 vs requests, same registry."""
+    import resource
+
+    import requests
+    import urllib3
+    from tests.oci.registryd import docker_registry
+
+    from buildsig.oci.registry import RegistryClient
+
+    accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    rounds = 4 if quick else 8
+    with tempfile.TemporaryDirectory() as d, docker_registry(Path(d) / "registry") as registry:
+        with RegistryClient() as pusher:
+            _push_images(pusher, registry, 20)
+        paths = [f"bench/app{i}" for i in range(20)] * rounds
+        urls = [f"http://{registry.host}/v2/{p}/manifests/1" for p in paths]
+        session = requests.Session()
+        session.trust_env = False
+        pool = urllib3.PoolManager()
+        client = RegistryClient()
+        peers = {
+            "buildsig RegistryClient": lambda i: client.get_manifest(registry.repo(paths[i]), "1"),
+            "bare urllib3 (no checks)": lambda i: (
+                pool.request("GET", urls[i], headers={"Accept": accept}).data
+            ),
+            "requests.Session (no checks)": lambda i: (
+                session.get(urls[i], headers={"Accept": accept}).content
+            ),
+        }
+        per_get: dict[str, float] = {}
+        registry_per_150 = 0.0
+        for name, fetch in peers.items():
+            fetch(0)  # warm the connection
+            c0, r0 = cpu(), _proc_cpu(registry.pid)
+            for i in range(len(urls)):
+                fetch(i)
+            per_get[name] = (cpu() - c0) / len(urls) * 1000
+            if name.startswith("buildsig"):
+                registry_per_150 = (_proc_cpu(registry.pid) - r0) / len(urls) * 150 * 1000
+        client.close()
+    ours = per_get["buildsig RegistryClient"]
+    return [
+        Row(
+            "client CPU per manifest GET",
+            ours,
+            "ms",
+            peer=name,
+            peer_value=value,
+            higher_is_better=False,
+        )
+        for name, value in per_get.items()
+        if name != "buildsig RegistryClient"
+    ] + [
+        Row(
+            "registry process CPU per 150 GETs (same cores)",
+            registry_per_150,
+            "ms",
+            higher_is_better=False,
+        )
+    ]
+
+
+BENCHMARKS = [Benchmark("oci-resolve", resolution), Benchmark("oci-client-cpu", client_cpu)]
 
 if not have("docker-registry"):  # pragma: no cover - the tests install it
     BENCHMARKS = []
