@@ -9,7 +9,6 @@ not one per image.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -99,26 +98,3 @@ def _platform_of(inp: Input) -> Platform | None:
     if image is None or not image.platform:
         return None
     return parse_platform(image.platform)
-
-
-def with_request_defaults(request: ImageRequest | None) -> ImageRequest:
-    """Everything, when the caller did not narrow it down."""
-    from buildsig.unknowns import PROVENANCE_PREDICATE_TYPES
-
-    return request or ImageRequest(
-        config=True, attestation_chain=True, attestation_predicates=PROVENANCE_PREDICATE_TYPES
-    )
-
-
-def replace_platform(inp: Input, platform: Platform) -> Input:
-    """The input resolved for another platform (the identifier fields stay)."""
-    if inp.image is None:
-        return inp
-    image = dataclasses.replace(
-        inp.image,
-        platform=str(platform),
-        os=platform.os,
-        arch=platform.architecture,
-        variant=platform.variant,
-    )
-    return dataclasses.replace(inp, image=image)

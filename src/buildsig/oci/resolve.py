@@ -26,7 +26,6 @@ import base64
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from buildsig._internal.platform import Platform, host_platform, parse_platform
 from buildsig._internal.reference import ImageReference
@@ -359,16 +358,3 @@ def requested_platform(platform: Platform | str | None) -> Platform:
     if platform is None:
         return host_platform()
     return parse_platform(platform) if isinstance(platform, str) else platform
-
-
-def describe(resolution: ImageResolution) -> dict[str, Any]:
-    """A short machine-readable account of what was fetched (for logs and benchmarks)."""
-    return {
-        "root": resolution.root.digest,
-        "manifest": resolution.manifest.digest,
-        "attestation": resolution.attestation_manifest.digest
-        if resolution.attestation_manifest
-        else None,
-        "attestation_via": resolution.attestation_via,
-        "statements": len(resolution.statements),
-    }
