@@ -1,0 +1,111 @@
+"""Facts from a Fulcio signing certificate: who signed, from where, under which issuer.
+
+Fulcio records the OIDC token's claims as X.509 extensions under 1.3.6.1.4.1.57264.1. The
+first six (.1 to .6) hold the raw UTF-8 bytes; from .8 on each value is a DER UTF8String; .7
+is not an extension but the type id of an ``otherName`` SAN. sigstore-python only exposes
+these through pass/fail policy objects, so buildsig reads them itself and returns them as
+:class:`~buildsig.model.SignerInfo`, the shape Buildx puts in ``input.image.signatures[].signer``.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.x509.oid import ObjectIdentifier
+
+from buildsig.model import SignerInfo
+
+__all__ = ["FULCIO_OID", "extension_value", "signer_info", "subject_alternative_name"]
+
+FULCIO_OID = "1.3.6.1.4.1.57264.1"
+_OTHERNAME_IDENTITY = ObjectIdentifier(FULCIO_OID + ".7")
+
+#: SignerInfo field ← Fulcio OID arc number (all DER-encoded).
+_FIELDS = {
+    "build_signer_uri": 9,
+    "build_signer_digest": 10,
+    "runner_environment": 11,
+    "source_repository_uri": 12,
+    "source_repository_digest": 13,
+    "source_repository_ref": 14,
+    "source_repository_identifier": 15,
+    "source_repository_owner_uri": 16,
+    "source_repository_owner_identifier": 17,
+    "build_config_uri": 18,
+    "build_config_digest": 19,
+    "build_trigger": 20,
+    "run_invocation_uri": 21,
+    "source_repository_visibility_at_signing": 22,
+}
+
+
+def _der_utf8(data: bytes) -> str | None:
+    """The text of a DER UTF8String (tag 0x0C), or None when ``data`` is not one."""
+    if len(data) < 2 or data[0] != 0x0C:
+        return None
+    length, offset = data[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or len(data) < 2 + count:
+            return None
+        length = int.from_bytes(data[2 : 2 + count], "big")
+        offset = 2 + count
+    if offset + length != len(data):
+        return None
+    try:
+        return data[offset:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def extension_value(cert: x509.Certificate, number: int) -> str:
+    """The value of Fulcio extension ``1.3.6.1.4.1.57264.1.<number>``, or "" when absent.
+
+    .1 to .6 are raw strings; later ones are DER UTF8Strings (a value that is not valid DER
+    is reported as absent rather than guessed at).
+    """
+    oid = ObjectIdentifier(f"{FULCIO_OID}.{number}")
+    try:
+        ext = cert.extensions.get_extension_for_oid(oid)
+    except x509.ExtensionNotFound:
+        return ""
+    value = ext.value
+    raw = value.value if isinstance(value, x509.UnrecognizedExtension) else b""
+    if number <= 6:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return ""
+    return _der_utf8(raw) or ""
+
+
+def subject_alternative_name(cert: x509.Certificate) -> str:
+    """The signer identity: first URI SAN, else first email, else Fulcio's otherName."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return ""
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    if uris:
+        return uris[0]
+    emails = san.get_values_for_type(x509.RFC822Name)
+    if emails:
+        return emails[0]
+    for other in san.get_values_for_type(x509.OtherName):
+        if other.type_id == _OTHERNAME_IDENTITY:
+            return _der_utf8(other.value) or ""
+    return ""
+
+
+def _issuer_dn(cert: x509.Certificate) -> str:
+    """The issuer DN as Go's pkix.Name.String prints it for Fulcio (``CN=…,O=…``)."""
+    return cert.issuer.rfc4514_string()
+
+
+def signer_info(cert: x509.Certificate) -> SignerInfo:
+    """Everything Buildx reports about a signing certificate."""
+    return SignerInfo(
+        certificate_issuer=_issuer_dn(cert),
+        subject_alternative_name=subject_alternative_name(cert),
+        issuer=extension_value(cert, 8) or extension_value(cert, 1),
+        **{field: extension_value(cert, number) for field, number in _FIELDS.items()},
+    )
