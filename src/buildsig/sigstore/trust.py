@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+CLIENT_TRUST_CONFIG = "application/vnd.dev.sigstore.clienttrustconfig"
 MAX_TRUST_ROOT_BYTES = 4 * 1024 * 1024
 
 _PACKAGED = {
@@ -207,7 +208,7 @@ class TrustRoot:
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrustRoot:
-        """A ``trusted_root.json`` file (size-capped)."""
+        """A ``trusted_root.json`` file, or a client trust config wrapping one (size-capped)."""
         p = Path(path)
         try:
             with p.open("rb") as f:
@@ -277,6 +278,12 @@ class TrustRoot:
         if not isinstance(doc, Mapping):
             raise PolicyConfigError(f"trusted root {name}: not a JSON object")
         media_type = doc.get("mediaType")
+        if isinstance(media_type, str) and media_type.startswith(CLIENT_TRUST_CONFIG):
+            # a client trust config (what `sigstore --trust-config` takes) wraps the root
+            doc = doc.get("trustedRoot")
+            if not isinstance(doc, Mapping):
+                raise PolicyConfigError(f"trust config {name}: no trustedRoot object")
+            media_type = doc.get("mediaType")
         if media_type != MEDIA_TYPE:
             raise PolicyConfigError(f"trusted root {name}: unsupported mediaType {media_type!r}")
         return cls(
