@@ -44,7 +44,9 @@ def test_config_field_requests_config() -> None:
 
 
 def test_signatures_request_chain_without_config() -> None:
-    assert metadata_request(["image.signatures"]).image == ImageRequest(attestation_chain=True)
+    assert metadata_request(["image.signatures"]).image == ImageRequest(
+        attestation_chain=True, signatures=True
+    )
     assert metadata_request(["image.hasProvenance"]).image == ImageRequest(attestation_chain=True)
 
 

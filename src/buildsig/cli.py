@@ -107,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
         help="an OCI image layout to resolve images from, offline (repeatable)",
     )
     inspect.add_argument(
+        "--trusted-root",
+        metavar="FILE",
+        help="Sigstore trusted_root.json for image signatures (default: public good)",
+    )
+    inspect.add_argument(
         "--insecure-registry",
         action="append",
         default=[],
@@ -128,6 +133,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     git_object.add_argument("files", nargs="+", metavar="FILE")
     _trust_arguments(git_object)
+
+    image = verify.add_parser(
+        "image",
+        help="find and verify an image's signatures",
+        description=(
+            "Find every signature of the image REF (Buildx/Docker, Docker Hardened Images, "
+            "cosign bundles and cosign .sig tags), verify each offline and print a verdict "
+            "per signature, with the signer and verified times; candidates that were passed "
+            "over are listed with the reason. Exits 0 when at least one signature verified."
+        ),
+    )
+    image.add_argument("ref", metavar="REF")
+    image.add_argument("--platform", help="platform manifest to check (default: this host)")
+    image.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
+    image.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
+    image.add_argument("--trusted-root", metavar="FILE")
+    image.add_argument("--timeout", type=float, default=30.0)
+    image.add_argument("--json", action="store_true", help="print the verdicts as JSON")
 
     bundle_help = (
         "Verify a Sigstore bundle over FILE_OR_DIGEST (a file, or sha256:<hex> when no such "
@@ -248,6 +271,7 @@ def _inspect(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             oci_layouts=tuple(args.oci_layout),
             insecure_registries=tuple(args.insecure_registry),
+            trust_root=args.trusted_root,
         )
         with Resolver(options) as resolver:
             resolved = resolver.resolve_many(list(zip(parsed, inputs, strict=True)), fields)
@@ -326,6 +350,78 @@ def _verify_bundle(args: argparse.Namespace) -> int:
         out["predicateType"] = result.predicate_type
     print(json.dumps(out, indent=2, ensure_ascii=False))
     return 0
+
+
+def _verify_image(args: argparse.Namespace) -> int:
+    from buildsig._internal.reference import parse_image_reference
+    from buildsig.oci.images import ImageResolver
+    from buildsig.oci.resolve import requested_platform, resolve_image
+    from buildsig.sigstore.trust import TrustRoot
+    from buildsig.unknowns import ImageRequest
+
+    trust = TrustRoot.from_file(args.trusted_root) if args.trusted_root else None
+    ref_text = args.ref.removeprefix("docker-image://")
+    ref = parse_image_reference(ref_text)
+    with ImageResolver(
+        layouts=args.oci_layout,
+        registry_options={"timeout": args.timeout, "insecure_registries": args.insecure_registry},
+        trust_root=trust,
+    ) as images:
+        resolution = resolve_image(
+            images.store_for(ref_text),
+            ref,
+            requested_platform(args.platform),
+            request=ImageRequest(attestation_chain=True, signatures=True),
+            signature_verifier=images.signature_verifier,
+        )
+    result = resolution.signatures
+    if result is None:  # pragma: no cover - resolve_image fills it when asked
+        raise InvalidInputError("signatures were not resolved")
+    report: dict[str, Any] = {
+        "image": str(ref),
+        "digest": resolution.root.digest,
+        "platformManifest": resolution.manifest.digest,
+        "isDHI": result.discovery.is_dhi,
+        "signatures": [
+            {
+                "layout": v.layout,
+                "manifest": v.manifest,
+                "subject": v.subject,
+                "type": v.type,
+                "verified": v.verified,
+                **({"signature": v.signature.to_dict()} if v.signature else {"reason": v.reason}),
+            }
+            for v in result.verdicts
+        ],
+        "skipped": [
+            {"layout": s.layout, "digest": s.digest, "reason": s.reason}
+            for s in result.discovery.skipped
+        ],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(_image_table(report))
+    return 0 if result.signatures else 1
+
+
+def _image_table(report: dict[str, Any]) -> str:
+    lines = [f"{report['image']} ({report['digest']})"]
+    if not report["signatures"] and not report["skipped"]:
+        lines.append("no signatures found")
+    for s in report["signatures"]:
+        head = f"  {'verified' if s['verified'] else 'FAILED  '} {s['layout']:<14} {s['type']:<17}"
+        if s["verified"]:
+            sig = s["signature"]
+            signer = sig.get("signer") or {}
+            who = signer.get("subjectAlternativeName") or "(key)"
+            times = ", ".join(t["timestamp"] for t in sig.get("timestamps", []))
+            lines.append(f"{head} {sig['kind']}: {who} [{times}]")
+        else:
+            lines.append(f"{head} {s['manifest'][:19]}: {s['reason']}")
+    for s in report["skipped"]:
+        lines.append(f"  skipped  {s['layout']:<14} {s['digest'][:19]}: {s['reason']}")
+    return "\n".join(lines)
 
 
 def _file_digest(name: str) -> str:
@@ -424,6 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("verify", "verify-bundle"):
             if args.verify_command == "bundle":
                 return _verify_bundle(args)
+            if args.verify_command == "image":
+                return _verify_image(args)
             return _verify_git_object(args)
         if args.command == "audit":
             return _audit_git(args)

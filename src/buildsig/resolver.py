@@ -22,6 +22,7 @@ from buildsig.unknowns import metadata_request, needed_unknowns
 
 if TYPE_CHECKING:
     from buildsig.oci.images import ImageResolver
+    from buildsig.sigstore.trust import TrustRoot
 
 __all__ = ["ResolveOptions", "Resolver"]
 
@@ -48,6 +49,9 @@ class ResolveOptions:
     oci_layouts: tuple[str | os.PathLike[str], ...] = ()
     insecure_registries: tuple[str, ...] = ()
     ssh_command: str | None = None
+    #: Sigstore trust for image signatures: a TrustRoot, a trusted_root.json path, or
+    #: None for the public-good root shipped with sigstore.
+    trust_root: TrustRoot | str | os.PathLike[str] | None = None
 
 
 class Resolver:
@@ -60,8 +64,13 @@ class Resolver:
     def _image_resolver(self) -> ImageResolver:
         if self._images is None:
             from buildsig.oci.images import ImageResolver
+            from buildsig.sigstore.trust import TrustRoot
 
+            trust = self.options.trust_root
+            if trust is not None and not isinstance(trust, TrustRoot):
+                trust = TrustRoot.from_file(trust)
             self._images = ImageResolver(
+                trust_root=trust,
                 layouts=self.options.oci_layouts,
                 registry_options={
                     "timeout": self.options.timeout,

@@ -75,6 +75,7 @@ class ImageRequest:
     config: bool = False
     attestation_chain: bool = False
     attestation_predicates: tuple[str, ...] = ()
+    signatures: bool = False  # find and verify the signatures (implies the chain)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -153,7 +154,7 @@ def metadata_request(unknowns: Iterable[str]) -> MetadataRequest:
     content digest. Parent keys (``image``, ``git`` …) are ignored. An ``input.`` prefix
     or any other key is a programming error and raises ``InvalidInputError``.
     """
-    config = chain = http = False
+    config = chain = http = signatures = False
     predicates: list[str] = []
     image_wanted = False
     git: GitRequest | None = None
@@ -167,6 +168,7 @@ def metadata_request(unknowns: Iterable[str]) -> MetadataRequest:
             image_wanted = config = True
         elif key in _IMAGE_CHAIN_FIELDS:
             image_wanted = chain = True
+            signatures = signatures or key == "image.signatures"
         elif key == "http.checksum":
             http = True
         elif key in _GIT_REF_FIELDS:
@@ -177,7 +179,10 @@ def metadata_request(unknowns: Iterable[str]) -> MetadataRequest:
             raise InvalidInputError(f"unhandled unknown property {key}", source=key)
     image = (
         ImageRequest(
-            config=config, attestation_chain=chain, attestation_predicates=tuple(predicates)
+            config=config,
+            attestation_chain=chain,
+            attestation_predicates=tuple(predicates),
+            signatures=signatures,
         )
         if image_wanted
         else None

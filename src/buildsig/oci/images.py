@@ -10,9 +10,10 @@ not one per image.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from buildsig._internal.platform import Platform, parse_platform
 from buildsig._internal.reference import parse_image_reference
@@ -22,6 +23,10 @@ from buildsig.oci.layout import OCILayout, find_layout
 from buildsig.oci.resolve import apply_resolution, requested_platform, resolve_image
 from buildsig.oci.store import ImageStore
 from buildsig.unknowns import ImageRequest
+
+if TYPE_CHECKING:
+    from buildsig.sigstore.image import ImageSignatureVerifier
+    from buildsig.sigstore.trust import TrustRoot
 
 __all__ = ["ImageResolver"]
 
@@ -36,12 +41,26 @@ class ImageResolver:
         registry: ImageStore | None = None,
         registry_options: dict[str, Any] | None = None,
         max_workers: int = 8,
+        trust_root: TrustRoot | None = None,
     ) -> None:
         self.layouts = [x if isinstance(x, OCILayout) else OCILayout(x) for x in layouts]
         self._registry = registry
         self._registry_options = registry_options or {}
         self._owns_registry = registry is None
         self.max_workers = max_workers
+        self._trust_root = trust_root
+        self._signature_verifier: ImageSignatureVerifier | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def signature_verifier(self) -> ImageSignatureVerifier:
+        """The image-signature verifier (public-good trust unless a root was given), built once."""
+        with self._lock:
+            if self._signature_verifier is None:
+                from buildsig.sigstore.image import ImageSignatureVerifier
+
+                self._signature_verifier = ImageSignatureVerifier(self._trust_root)
+            return self._signature_verifier
 
     @property
     def registry(self) -> ImageStore:
@@ -65,7 +84,13 @@ class ImageResolver:
         ref = parse_image_reference(inp.image.ref)
         platform = requested_platform(_platform_of(inp))
         store = self.store_for(inp.image.ref)
-        resolution = resolve_image(store, ref, platform, request=request)
+        resolution = resolve_image(
+            store,
+            ref,
+            platform,
+            request=request,
+            signature_verifier=self.signature_verifier if request.signatures else None,
+        )
         return apply_resolution(inp, resolution)
 
     def resolve_inputs(self, items: Sequence[tuple[Input, ImageRequest]]) -> list[Input]:

@@ -26,6 +26,7 @@ import base64
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from buildsig._internal.platform import Platform, host_platform, parse_platform
 from buildsig._internal.reference import ImageReference
@@ -47,6 +48,9 @@ from buildsig.oci.store import (
     Repository,
 )
 from buildsig.unknowns import PROVENANCE_PREDICATE_TYPES, ImageRequest
+
+if TYPE_CHECKING:  # the signature modules import this one
+    from buildsig.sigstore.image import ImageSignatures, ImageSignatureVerifier
 
 __all__ = [
     "ATTESTATION_ARTIFACT_TYPE",
@@ -82,6 +86,7 @@ class ImageResolution:
     statements: tuple[tuple[Mapping[str, str], bytes], ...] = ()  # (annotations, statement)
     provenance: ImageProvenance | None = None
     provenance_resolved: bool = False
+    signatures: ImageSignatures | None = None  # set when the request asked for them
 
 
 # --- platform selection ----------------------------------------------------------------------
@@ -251,8 +256,13 @@ def resolve_image(
     platform: Platform,
     *,
     request: ImageRequest | None = None,
+    signature_verifier: ImageSignatureVerifier | None = None,
 ) -> ImageResolution:
-    """Fetch what ``request`` asks for (default: config, attestations and provenance)."""
+    """Fetch what ``request`` asks for (default: config, attestations and provenance).
+
+    Signatures (``request.signatures``) are found in every layout and verified with
+    ``signature_verifier`` (the public-good trust root when None).
+    """
     request = request or ImageRequest(
         config=True, attestation_chain=True, attestation_predicates=PROVENANCE_PREDICATE_TYPES
     )
@@ -302,6 +312,13 @@ def resolve_image(
                 provenance=_provenance(statements, platform),
                 provenance_resolved=True,
             )
+    if request.signatures:
+        from buildsig.oci.signatures import find_signatures
+        from buildsig.sigstore.image import ImageSignatureVerifier
+
+        verifier = signature_verifier or ImageSignatureVerifier()
+        discovery = find_signatures(store, resolution)
+        resolution = dataclasses.replace(resolution, signatures=verifier.verify(discovery))
     return resolution
 
 
@@ -350,6 +367,9 @@ def apply_resolution(inp: Input, resolution: ImageResolution) -> Input:
     if resolution.provenance_resolved:
         image = dataclasses.replace(image, provenance=resolution.provenance)
         unknowns = [u for u in unknowns if u != "image.provenance"]
+    if resolution.signatures is not None:
+        image = dataclasses.replace(image, signatures=resolution.signatures.signatures)
+        unknowns = [u for u in unknowns if u != "image.signatures"]
     return dataclasses.replace(inp, image=image, unknowns=tuple(unknowns))
 
 

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib import resources
@@ -207,7 +208,7 @@ class TrustRoot:
         return cls.from_json(data, name=which)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> TrustRoot:
+    def from_file(cls, path: str | os.PathLike[str]) -> TrustRoot:
         """A ``trusted_root.json`` file, or a client trust config wrapping one (size-capped)."""
         p = Path(path)
         try:
