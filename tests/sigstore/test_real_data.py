@@ -137,7 +137,7 @@ def test_a_timestamp_from_an_untrusted_authority_fails_the_bundle() -> None:
     artifact = need(SP / "tsa" / "bundle.txt").read_bytes()
     trust = TrustRoot.from_file(need(SP / "tsa" / "trust_config.json"))  # a client trust config
     assert len(trust.tsas) == 1
-    with pytest.raises(VerificationError, match="not from a trusted timestamp authority"):
+    with pytest.raises(VerificationError, match="timestamp 0"):
         Verifier(trust).verify_artifact(raw, artifact)
 
 

@@ -101,11 +101,34 @@ def _issuer_dn(cert: x509.Certificate) -> str:
     return cert.issuer.rfc4514_string()
 
 
+def _fulcio_values(cert: x509.Certificate) -> dict[int, str]:
+    """Every Fulcio extension of ``cert`` by arc number, decoded (one pass)."""
+    out: dict[int, str] = {}
+    prefix = FULCIO_OID + "."
+    for ext in cert.extensions:
+        dotted = ext.oid.dotted_string
+        if not dotted.startswith(prefix) or not isinstance(ext.value, x509.UnrecognizedExtension):
+            continue
+        tail = dotted[len(prefix) :]
+        if not tail.isdigit():
+            continue
+        number, raw = int(tail), ext.value.value
+        if number <= 6:
+            try:
+                out[number] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+        else:
+            out[number] = _der_utf8(raw) or ""
+    return out
+
+
 def signer_info(cert: x509.Certificate) -> SignerInfo:
     """Everything Buildx reports about a signing certificate."""
+    values = _fulcio_values(cert)
     return SignerInfo(
         certificate_issuer=_issuer_dn(cert),
         subject_alternative_name=subject_alternative_name(cert),
-        issuer=extension_value(cert, 8) or extension_value(cert, 1),
-        **{field: extension_value(cert, number) for field, number in _FIELDS.items()},
+        issuer=values.get(8) or values.get(1, ""),
+        **{field: values.get(number, "") for field, number in _FIELDS.items()},
     )

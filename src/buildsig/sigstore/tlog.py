@@ -176,16 +176,24 @@ def _b64d2(value: Any) -> bytes:
 def _same_verifier(recorded: bytes, signer: x509.Certificate | Any) -> bool:
     """Whether the log's recorded verifier (PEM certificate or key) is our signer."""
     if isinstance(signer, x509.Certificate):
-        try:
-            return x509.load_pem_x509_certificate(recorded) == signer
-        except ValueError:
+        # compare the PEM's DER with the certificate's (cheaper than parsing it)
+        text = recorded.strip()
+        if not (
+            text.startswith(b"-----BEGIN CERTIFICATE-----")
+            and text.endswith(b"-----END CERTIFICATE-----")
+        ):
             return False
+        try:
+            der = base64.b64decode(b"".join(text.splitlines()[1:-1]), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return der == signer.public_bytes(serialization.Encoding.DER)
     try:
         key = serialization.load_pem_public_key(recorded)
     except (ValueError, TypeError):
         return False
-    der = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    return bool(key.public_bytes(*der) == signer.public_bytes(*der))
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return bool(key.public_bytes(*spki) == signer.public_bytes(*spki))
 
 
 def _same_v2_verifier(verifier: Any, signer: x509.Certificate | Any) -> bool:

@@ -50,6 +50,7 @@ from buildsig.sigstore.trust import (
     TrustRoot,
     load_public_key,
 )
+from buildsig.sigstore.tsa import TrustedTSA, parse_timestamp_response
 
 __all__ = [
     "Identity",
@@ -169,8 +170,9 @@ class Verifier:
         self.timestamp_threshold = timestamp_threshold
         self.sct_threshold = sct_threshold
         self._now = now
-        self._tsa_verifiers = [(tsa, _tsa_verifier(tsa)) for tsa in self.trust_root.tsas]
+        self._tsas = [tsa for tsa in map(_trusted_tsa, self.trust_root.tsas) if tsa is not None]
         self._policies: Any = None
+        self._issuer_key_hashes: dict[x509.Certificate, bytes] = {}  # CA certs: bounded
 
     # --- public ------------------------------------------------------------------------
 
@@ -292,32 +294,23 @@ class Verifier:
     def _tsa_times(self, b: Bundle) -> tuple[VerifiedTime, ...]:
         if not b.timestamps:
             return ()
-        if not self._tsa_verifiers:
+        if not self.trust_root.tsas:
             raise VerificationError("bundle has signed timestamps but the trust root has no TSA")
-        from rfc3161_client import VerificationError as TSAError
-        from rfc3161_client import decode_timestamp_response
-
         out: list[VerifiedTime] = []
         for i, raw in enumerate(b.timestamps):
-            try:
-                response = decode_timestamp_response(raw)
-            except (ValueError, TypeError) as exc:
-                raise VerificationError(
-                    f"timestamp {i} is not an RFC 3161 response: {exc}"
-                ) from None
-            for tsa, verifier in self._tsa_verifiers:
-                if verifier is None:
-                    continue
+            token = parse_timestamp_response(raw)
+            why = "not from a trusted timestamp authority"
+            for tsa in self._tsas:
                 try:
-                    verifier.verify_message(response, b.signature)
-                except (TSAError, ValueError):
+                    when = tsa.verify(token, b.signature)
+                except VerificationError as exc:
+                    if tsa.issued(token):  # the right TSA, and still wrong: say why
+                        why = str(exc)
                     continue
-                when = _utc(response.tst_info.gen_time)
-                if tsa.valid_for.contains(when):
-                    out.append(VerifiedTime("TimestampAuthority", tsa.uri, when))
-                    break
+                out.append(VerifiedTime("TimestampAuthority", tsa.authority.uri, when))
+                break
             else:
-                raise VerificationError(f"timestamp {i} is not from a trusted timestamp authority")
+                raise VerificationError(f"timestamp {i}: {why}")
         return tuple(out)
 
     def _tlog_times(self, b: Bundle) -> tuple[VerifiedTime, ...]:
@@ -443,11 +436,14 @@ class Verifier:
             ).value
         except x509.ExtensionNotFound:
             raise VerificationError("signing certificate has no embedded SCT") from None
-        issuer_key_hash = hashlib.sha256(
-            issuer.public_key().public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        ).digest()
+        issuer_key_hash = self._issuer_key_hashes.get(issuer)
+        if issuer_key_hash is None:
+            issuer_key_hash = hashlib.sha256(
+                issuer.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            ).digest()
+            self._issuer_key_hashes[issuer] = issuer_key_hash
         tbs = cert.tbs_precertificate_bytes
         good = 0
         for sct in scts:
@@ -509,16 +505,12 @@ class Verifier:
             )
 
 
-def _tsa_verifier(tsa: CertificateAuthority) -> Any:
-    """A prebuilt RFC 3161 verifier for one TSA chain (None when the chain is incomplete)."""
-    from rfc3161_client import VerifierBuilder
-
-    if len(tsa.chain) < 2:
+def _trusted_tsa(authority: CertificateAuthority) -> TrustedTSA | None:
+    """The TSA ready to check tokens, or None when its certificate cannot sign them."""
+    try:
+        return TrustedTSA(authority)
+    except VerificationError:
         return None
-    builder = VerifierBuilder().tsa_certificate(tsa.chain[0]).add_root_certificate(tsa.chain[-1])
-    for cert in tsa.chain[1:-1]:
-        builder = builder.add_intermediate_certificate(cert)
-    return builder.build()
 
 
 def _verify_sct_signature(log: TransparencyLog, sct: Any, signed: bytes) -> None:
