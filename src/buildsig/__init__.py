@@ -63,8 +63,15 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazily loaded names
     from buildsig.oci.images import ImageResolver
     from buildsig.oci.layout import OCILayout
     from buildsig.oci.registry import RegistryClient
+    from buildsig.oci.signatures import find_signatures
     from buildsig.provenance import parse_provenance, parse_statement, select_provenance
     from buildsig.resolver import ResolveOptions, Resolver
+    from buildsig.sigstore.batch import verify_batch
+    from buildsig.sigstore.bundle import parse_bundle
+    from buildsig.sigstore.image import ImageSignatures, ImageSignatureVerifier
+    from buildsig.sigstore.simplesigning import verify_simple_signing
+    from buildsig.sigstore.trust import TrustRoot
+    from buildsig.sigstore.verify import Identity, VerifiedBundle, Verifier
     from buildsig.source import (
         ImageReference,
         Platform,
@@ -87,10 +94,13 @@ __all__ = [
     "DigestMismatchError",
     "Env",
     "Git",
+    "Identity",
     "Image",
     "ImageProvenance",
     "ImageReference",
     "ImageResolver",
+    "ImageSignatureVerifier",
+    "ImageSignatures",
     "Input",
     "InvalidDocumentError",
     "InvalidInputError",
@@ -123,16 +133,21 @@ __all__ = [
     "Source",
     "Tag",
     "Timestamp",
+    "TrustRoot",
     "TrustedKeys",
     "UnsupportedSchemeError",
     "UntrustedError",
     "VerificationError",
+    "VerifiedBundle",
+    "Verifier",
     "__version__",
     "audit_repository",
+    "find_signatures",
     "host_platform",
     "input_json_schema",
     "metadata_request",
     "needed_unknowns",
+    "parse_bundle",
     "parse_image_reference",
     "parse_platform",
     "parse_provenance",
@@ -140,8 +155,10 @@ __all__ = [
     "resolve_git_source",
     "select_provenance",
     "source_to_input",
+    "verify_batch",
     "verify_git_object",
     "verify_git_signature",
+    "verify_simple_signing",
 ]
 
 # Where each public name lives. Loading is deferred to first use so that `import buildsig`
@@ -157,10 +174,13 @@ _LAZY: dict[str, str] = {
     "Env": "buildsig.model",
     "Git": "buildsig.model",
     "HTTP": "buildsig.model",
+    "Identity": "buildsig.sigstore.verify",
     "Image": "buildsig.model",
     "ImageProvenance": "buildsig.model",
     "ImageReference": "buildsig.source",
     "ImageResolver": "buildsig.oci.images",
+    "ImageSignatureVerifier": "buildsig.sigstore.image",
+    "ImageSignatures": "buildsig.sigstore.image",
     "Input": "buildsig.model",
     "InvalidDocumentError": "buildsig.errors",
     "InvalidInputError": "buildsig.errors",
@@ -193,15 +213,20 @@ _LAZY: dict[str, str] = {
     "Source": "buildsig.source",
     "Tag": "buildsig.model",
     "Timestamp": "buildsig.model",
+    "TrustRoot": "buildsig.sigstore.trust",
     "TrustedKeys": "buildsig.git.verify",
     "UnsupportedSchemeError": "buildsig.errors",
     "UntrustedError": "buildsig.errors",
     "VerificationError": "buildsig.errors",
+    "VerifiedBundle": "buildsig.sigstore.verify",
+    "Verifier": "buildsig.sigstore.verify",
     "audit_repository": "buildsig.git.audit",
+    "find_signatures": "buildsig.oci.signatures",
     "host_platform": "buildsig.source",
     "input_json_schema": "buildsig.model",
     "metadata_request": "buildsig.unknowns",
     "needed_unknowns": "buildsig.unknowns",
+    "parse_bundle": "buildsig.sigstore.bundle",
     "parse_image_reference": "buildsig.source",
     "parse_platform": "buildsig.source",
     "parse_provenance": "buildsig.provenance",
@@ -209,8 +234,10 @@ _LAZY: dict[str, str] = {
     "resolve_git_source": "buildsig.git.resolve",
     "select_provenance": "buildsig.provenance",
     "source_to_input": "buildsig.source",
+    "verify_batch": "buildsig.sigstore.batch",
     "verify_git_object": "buildsig.git.verify",
     "verify_git_signature": "buildsig.git.verify",
+    "verify_simple_signing": "buildsig.sigstore.simplesigning",
 }
 
 
