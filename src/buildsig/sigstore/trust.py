@@ -222,13 +222,18 @@ class TrustRoot:
 
     @classmethod
     def from_tuf(
-        cls, url: str = "https://tuf-repo-cdn.sigstore.dev", *, cache_dir: str | Path
+        cls,
+        url: str = "https://tuf-repo-cdn.sigstore.dev",
+        *,
+        cache_dir: str | os.PathLike[str],
+        bootstrap_root: bytes | None = None,
     ) -> TrustRoot:
         """Refresh over TUF (network) into ``cache_dir`` and load the verified root.
 
         The only path that goes online. ``cache_dir`` is explicit, so nothing is written
-        where the caller did not say; the first refresh is bootstrapped from the TUF root
-        that ships with the ``sigstore`` package.
+        where the caller did not say. The first refresh starts from ``bootstrap_root`` (a
+        TUF ``root.json``), or for Sigstore's production and staging repositories from the
+        TUF root that ships with the ``sigstore`` package.
         """
         from tuf.ngclient.updater import Updater
 
@@ -237,15 +242,15 @@ class TrustRoot:
         metadata.mkdir(parents=True, exist_ok=True)
         targets.mkdir(parents=True, exist_ok=True)
         if not (metadata / "root.json").exists():
-            bootstrap = next(
-                (k for k, v in _PACKAGED.items() if v.endswith(url.split("://")[-1])), None
-            )
-            if bootstrap is None:
-                raise PolicyConfigError(
-                    f"no bootstrap TUF root for {url}; seed {metadata}/root.json"
-                )
-            root_json = resources.files("sigstore") / "_store" / _PACKAGED[bootstrap] / "root.json"
-            (metadata / "root.json").write_bytes(root_json.read_bytes())
+            if bootstrap_root is None:
+                host = url.split("://")[-1].rstrip("/")
+                known = next((v for v in _PACKAGED.values() if v.endswith(host)), None)
+                if known is None:
+                    raise PolicyConfigError(f"no bootstrap TUF root for {url}: pass bootstrap_root")
+                bootstrap_root = (
+                    resources.files("sigstore") / "_store" / known / "root.json"
+                ).read_bytes()
+            (metadata / "root.json").write_bytes(bootstrap_root)
         trusted = (metadata / "root.json").read_bytes()
         try:
             updater = Updater(
