@@ -15,7 +15,6 @@ inclusion proof with a checkpoint.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import dataclasses
 import json
@@ -352,17 +351,33 @@ def _envelope(r: _Reader, value: Any) -> DSSEEnvelope:
 
 
 class _Reader:
-    """Typed access to decoded JSON that reports the path of whatever is wrong."""
+    """Typed access to decoded JSON that reports the path of whatever is wrong.
 
-    __slots__ = ("path",)
+    The path is kept as a parent link and only spelled out when something fails: parsing
+    a valid bundle must not pay for error messages it never prints.
+    """
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    __slots__ = ("_parent", "_sub")
+
+    def __init__(self, sub: str, parent: _Reader | None = None) -> None:
+        self._sub = sub
+        self._parent = parent
+
+    @property
+    def path(self) -> str:
+        parts: list[str] = []
+        node: _Reader | None = self
+        while node is not None:
+            if node._sub:
+                parts.append(node._sub)
+            node = node._parent
+        out = ""
+        for part in reversed(parts):
+            out = out + part if part.startswith("[") or not out else f"{out}.{part}"
+        return out
 
     def at(self, sub: str) -> _Reader:
-        if not self.path:
-            return _Reader(sub)
-        return _Reader(self.path + sub if sub.startswith("[") else f"{self.path}.{sub}")
+        return _Reader(sub, self)
 
     def fail(self, what: str) -> InvalidDocumentError:
         return InvalidDocumentError(what, path=self.path)
@@ -381,10 +396,12 @@ class _Reader:
         if value == "" and allow_empty:
             return b""
         text = self.string(value)
-        try:
-            # protobuf-JSON allows both alphabets and missing padding
+        if "-" in text or "_" in text:  # protobuf-JSON accepts the URL-safe alphabet too
             text = text.replace("-", "+").replace("_", "/")
-            return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        if len(text) % 4:  # … and missing padding
+            text += "=" * (-len(text) % 4)
+        try:
+            return binascii.a2b_base64(text, strict_mode=True)
         except (binascii.Error, ValueError):
             raise self.fail("not valid base64") from None
 

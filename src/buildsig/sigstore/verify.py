@@ -28,6 +28,8 @@ import dataclasses
 import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -153,7 +155,9 @@ class Verifier:
     """Verifies bundles against one trust root. Build once, reuse for many bundles.
 
     Thresholds default to Buildx's: one SCT, one transparency-log entry, one verified time.
-    A verifier is thread-safe (it holds only immutable state and prebuilt verifiers).
+    ``certificate_cache`` leaf certificates keep their (time-independent) chain and SCT
+    results, for bundles that share a certificate; 0 turns that off. A verifier is
+    thread-safe.
     """
 
     def __init__(
@@ -164,6 +168,7 @@ class Verifier:
         timestamp_threshold: int = 1,
         sct_threshold: int = 1,
         now: datetime | None = None,
+        certificate_cache: int = 1024,
     ) -> None:
         self.trust_root = trust_root if trust_root is not None else TrustRoot.production()
         self.tlog_threshold = tlog_threshold
@@ -171,8 +176,16 @@ class Verifier:
         self.sct_threshold = sct_threshold
         self._now = now
         self._tsas = [tsa for tsa in map(_trusted_tsa, self.trust_root.tsas) if tsa is not None]
-        self._policies: Any = None
+        self._builder: Any = None
         self._issuer_key_hashes: dict[x509.Certificate, bytes] = {}  # CA certs: bounded
+        # Leaf certificates whose chain signatures and SCTs already verified: one signing
+        # run (``sigstore sign *.whl``, ``cosign sign --recursive``) puts one certificate on
+        # many bundles. Only time-independent results are kept; validity at each bundle's
+        # own times is always checked.
+        self._cache_size = certificate_cache
+        self._certs: OrderedDict[x509.Certificate, tuple[x509.Certificate, CertificateAuthority]]
+        self._certs = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # --- public ------------------------------------------------------------------------
 
@@ -328,7 +341,20 @@ class Verifier:
     ) -> PublicKey:
         if not times:
             raise VerificationError("no verified time to validate the certificate at")
-        issuer, ca = self._validate_chain(cert, times[0].time)
+        with self._cache_lock:
+            cached = self._certs.get(cert)
+            if cached is not None:
+                self._certs.move_to_end(cert)
+        if cached is None:
+            issuer, ca = self._validate_chain(cert, times[0].time)
+            self._check_scts(cert, issuer)
+            if self._cache_size > 0:
+                with self._cache_lock:
+                    self._certs[cert] = (issuer, ca)
+                    while len(self._certs) > self._cache_size:
+                        self._certs.popitem(last=False)
+        else:
+            issuer, ca = cached
         for t in times:
             for c in (cert, *ca.chain):
                 if not c.not_valid_before_utc <= t.time <= c.not_valid_after_utc:
@@ -338,7 +364,6 @@ class Verifier:
                     )
             if not ca.valid_for.contains(t.time):
                 raise VerificationError(f"CA {ca.uri} was not trusted at {t.time.isoformat()}")
-        self._check_scts(cert, issuer)
         try:
             usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
             eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -358,7 +383,6 @@ class Verifier:
     def _validate_chain(
         self, cert: x509.Certificate, when: datetime
     ) -> tuple[x509.Certificate, CertificateAuthority]:
-        from cryptography.x509.verification import PolicyBuilder
         from cryptography.x509.verification import VerificationError as X509Error
 
         try:
@@ -367,14 +391,7 @@ class Verifier:
             raise VerificationError(
                 "trust root has no certificate authority to verify with"
             ) from None
-        ca_policy, ee_policy = self._extension_policies()
-        verifier = (
-            PolicyBuilder()
-            .store(store)
-            .time(when)
-            .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
-            .build_client_verifier()
-        )
+        verifier = self._policy_builder(store).time(when).build_client_verifier()
         try:
             chain = verifier.verify(cert, []).chain
         except X509Error as exc:
@@ -410,22 +427,26 @@ class Verifier:
                 return [cert, parent]
         raise VerificationError("signing certificate does not chain to a trusted CA")
 
-    def _extension_policies(self) -> tuple[Any, Any]:
-        if self._policies is None:
-            from cryptography.x509.verification import Criticality, ExtensionPolicy
+    def _policy_builder(self, store: Any) -> Any:
+        """The chain-building policy, prepared once; only the time changes per bundle."""
+        if self._builder is None:
+            from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder
 
             # Fulcio leaves carry code-signing, not client-auth: relax only the EKU check
             # (it is enforced separately) and keep every other WebPKI extension rule.
-            self._policies = (
-                ExtensionPolicy.webpki_defaults_ca().may_be_present(
-                    x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None
-                ),
-                ExtensionPolicy.webpki_defaults_ee().may_be_present(
-                    x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None
-                ),
+            self._builder = (
+                PolicyBuilder()
+                .store(store)
+                .extension_policies(
+                    ca_policy=ExtensionPolicy.webpki_defaults_ca().may_be_present(
+                        x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None
+                    ),
+                    ee_policy=ExtensionPolicy.webpki_defaults_ee().may_be_present(
+                        x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None
+                    ),
+                )
             )
-        policies: tuple[Any, Any] = self._policies
-        return policies
+        return self._builder
 
     def _check_scts(self, cert: x509.Certificate, issuer: x509.Certificate) -> None:
         if self.sct_threshold <= 0:
