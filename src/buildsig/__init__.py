@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazily loaded names
     from buildsig.oci.signatures import find_signatures
     from buildsig.provenance import parse_provenance, parse_statement, select_provenance
     from buildsig.resolver import ResolveOptions, Resolver
+    from buildsig.sigstore.artifact import artifact_attestation, github_attestation
     from buildsig.sigstore.batch import verify_batch
     from buildsig.sigstore.bundle import parse_bundle
     from buildsig.sigstore.image import ImageSignatures, ImageSignatureVerifier
@@ -141,8 +142,10 @@ __all__ = [
     "VerifiedBundle",
     "Verifier",
     "__version__",
+    "artifact_attestation",
     "audit_repository",
     "find_signatures",
+    "github_attestation",
     "host_platform",
     "input_json_schema",
     "metadata_request",
@@ -220,8 +223,10 @@ _LAZY: dict[str, str] = {
     "VerificationError": "buildsig.errors",
     "VerifiedBundle": "buildsig.sigstore.verify",
     "Verifier": "buildsig.sigstore.verify",
+    "artifact_attestation": "buildsig.sigstore.artifact",
     "audit_repository": "buildsig.git.audit",
     "find_signatures": "buildsig.oci.signatures",
+    "github_attestation": "buildsig.sigstore.artifact",
     "host_platform": "buildsig.source",
     "input_json_schema": "buildsig.model",
     "metadata_request": "buildsig.unknowns",

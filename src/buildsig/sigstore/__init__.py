@@ -8,6 +8,7 @@ signed (:class:`~buildsig.model.SignerInfo`) and when (verified timestamps).
 Buildx's ``input.image.signatures``.
 """
 
+from buildsig.sigstore.artifact import artifact_attestation, github_attestation
 from buildsig.sigstore.batch import BatchItem, BatchResult, verify_batch
 from buildsig.sigstore.bundle import Bundle, parse_bundle
 from buildsig.sigstore.certificate import signer_info
@@ -30,8 +31,10 @@ __all__ = [
     "VerifiedBundle",
     "VerifiedTime",
     "Verifier",
+    "artifact_attestation",
     "attestation_signature",
     "classify",
+    "github_attestation",
     "parse_bundle",
     "signer_info",
     "verify_batch",
