@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from buildsig._internal.httputil import parse_retry_after
 from buildsig.errors import NetworkError, PolicyConfigError, RegistryError
 from buildsig.oci.auth import (
     DOCKER_HUB_CONFIG_KEY,
@@ -31,7 +32,6 @@ from buildsig.oci.registry import (
     RegistryClient,
     _merge_scopes,
     _parse_challenges,
-    _parse_retry_after,
 )
 from buildsig.oci.store import Repository
 from tests.oci.conftest import BASIC_PASSWORD, BASIC_USER, TOKEN_PASSWORD, TOKEN_USER
@@ -647,12 +647,12 @@ def test_scope_merging() -> None:
 
 
 def test_retry_after_parsing() -> None:
-    assert _parse_retry_after("120") == 120.0
-    assert _parse_retry_after(None) is None
-    assert _parse_retry_after("soon") is None
-    assert _parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 600))
-    value = _parse_retry_after(later)
+    value = parse_retry_after(later)
     assert value is not None and 595 < value <= 600
 
 

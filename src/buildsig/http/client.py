@@ -63,6 +63,7 @@ import urllib3
 import urllib3.exceptions
 
 from buildsig._internal.giturl import redact_url
+from buildsig._internal.httputil import environ_proxy, parse_retry_after
 from buildsig._version import __version__
 from buildsig.errors import (
     BuildsigError,
@@ -71,7 +72,6 @@ from buildsig.errors import (
     NetworkTimeoutError,
     NotFoundError,
 )
-from buildsig.oci.registry import _environ_proxy, _parse_retry_after
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -468,7 +468,7 @@ class HTTPClient:
                     )
                 continue
             if status == 429 or (status >= 500 and status != 501):
-                retry_after = _parse_retry_after(raw.headers.get("Retry-After"))
+                retry_after = parse_retry_after(raw.headers.get("Retry-After"))
                 self._discard(raw)
                 error = self._status_error(status, raw.reason, retry_after, shown)
                 raise _Retry(error, retry_after)
@@ -688,7 +688,7 @@ class HTTPClient:
             manager = self._routes.get(origin)
         if manager is not None:
             return manager
-        proxy = _environ_proxy(url)
+        proxy = environ_proxy(url)
         manager = self._pool if proxy is None else self._proxy_manager(proxy, shown)
         with self._lock:
             if len(self._routes) >= _MAX_POOLS:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import email.utils
 import hashlib
 import http.client
 import importlib.util
@@ -55,10 +54,10 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
+from buildsig._internal.httputil import environ_proxy, parse_retry_after
 from buildsig._version import __version__
 from buildsig.errors import (
     BuildsigError,
@@ -204,22 +203,6 @@ def _clean(text: str, limit: int = 200) -> str:
 
 def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,62 +362,6 @@ def _origin(url: str) -> str:
     """
     end = url.find("/", url.find("//") + 2)
     return url if end < 0 else url[:end]
-
-
-def _bypasses_proxy(parts: urllib.parse.SplitResult) -> bool:
-    """Whether ``NO_PROXY`` exempts this URL's host, with the rules ``requests`` applies.
-
-    Entries match a host exactly or as a domain suffix (with or without the port); an
-    IPv4 host also matches an entry that is its address or a CIDR network holding it;
-    then the standard library's own ``no_proxy`` rules (``*`` and the like) apply.
-    """
-    host = parts.hostname
-    if host is None:
-        return True
-    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY")
-    if no_proxy:
-        entries = [e for e in no_proxy.replace(" ", "").split(",") if e]
-        try:
-            address: ipaddress.IPv4Address | None = ipaddress.IPv4Address(host)
-        except ValueError:
-            address = None
-        if address is not None:
-            for entry in entries:
-                if "/" in entry:
-                    try:
-                        network = ipaddress.IPv4Network(entry, strict=False)
-                    except ValueError:
-                        continue
-                    if network.prefixlen > 0 and address in network:
-                        return True
-                elif entry == host:
-                    return True
-        else:
-            with_port = f"{host}:{parts.port}" if parts.port else host
-            for entry in entries:
-                name = entry.lstrip(".")
-                if name in (host, with_port):
-                    return True
-                if host.endswith("." + name) or with_port.endswith("." + name):
-                    return True
-    try:
-        return bool(urllib.request.proxy_bypass(host))
-    except (TypeError, OSError):
-        return False
-
-
-def _environ_proxy(url: str) -> str | None:
-    """The proxy URL the environment names for ``url``, or None for a direct connection."""
-    parts = urllib.parse.urlsplit(url)
-    if _bypasses_proxy(parts):
-        return None
-    proxies = urllib.request.getproxies()
-    host = parts.hostname or ""
-    for key in (f"{parts.scheme}://{host}", parts.scheme, f"all://{host}", "all"):
-        if key in proxies:
-            proxy = proxies[key]
-            return proxy if "://" in proxy else "http://" + proxy
-    return None
 
 
 class _Retry(Exception):
@@ -1487,7 +1414,7 @@ class RegistryClient:
         status = resp.status
         if status == 429 or (status >= 500 and status != 501):
             error = self._error_from_response(resp, what, None, secrets=secrets)
-            raise _Retry(error, _parse_retry_after(resp.headers.get("Retry-After")))
+            raise _Retry(error, parse_retry_after(resp.headers.get("Retry-After")))
         return resp
 
     def _transport_error(self, exc: Exception, url: str, what: str) -> NetworkError | _Retry:
@@ -1516,7 +1443,7 @@ class RegistryClient:
 
     def _route(self, url: str, origin: str) -> _Route:
         """How to reach ``url``'s scheme and host: directly, or the proxy named for it."""
-        proxy = _environ_proxy(url)
+        proxy = environ_proxy(url)
         if proxy is None:
             route = _Route(self._pool, self._pool.connection_from_url(url))
         else:
@@ -1722,7 +1649,7 @@ class RegistryClient:
         host = ep.host if ep is not None else urllib.parse.urlsplit(resp.url).netloc
         suffix = f" ({detail})" if detail else ""
         if status == 429 or "TOOMANYREQUESTS" in codes:
-            retry_after = _parse_retry_after(headers.get("Retry-After"))
+            retry_after = parse_retry_after(headers.get("Retry-After"))
             wait = f", retry after {retry_after:g} s" if retry_after is not None else ""
             return RateLimitedError(
                 f"{what}: rate limited by {host}{wait}{suffix}",
