@@ -11,13 +11,15 @@ retry. So there is one root, :class:`BuildsigError`, and one family per cause::
     │   │   └── UnsupportedSchemeError        a scheme Buildx has no input for (oci-layout, …)
     │   ├── InvalidReferenceError             an image reference or digest
     │   ├── InvalidPlatformError              a platform specifier
-    │   └── InvalidDocumentError              JSON that does not fit the input model
+    │   ├── InvalidDocumentError              JSON that does not fit the input model
+    │   └── UnresolvedFieldError              an input field the operation needs is unknown
     ├── NotFoundError                         what was asked for does not exist
     ├── VerificationError                     a check failed: bad signature, digest mismatch
     │   └── DigestMismatchError
     ├── UntrustedError                        valid, but not by anyone the caller trusts
     ├── NetworkError                          transport trouble; may succeed later
     │   ├── NetworkTimeoutError
+    │   ├── HTTPStatusError                   an HTTP server answered with an error status
     │   └── RegistryError                     an OCI registry answered with an error
     │       └── RateLimitedError              429, with the server's Retry-After
     └── PolicyConfigError                     policy or trust configuration is unusable
@@ -38,6 +40,7 @@ from typing import Any
 __all__ = [
     "BuildsigError",
     "DigestMismatchError",
+    "HTTPStatusError",
     "InvalidDocumentError",
     "InvalidInputError",
     "InvalidPlatformError",
@@ -49,6 +52,7 @@ __all__ = [
     "PolicyConfigError",
     "RateLimitedError",
     "RegistryError",
+    "UnresolvedFieldError",
     "UnsupportedSchemeError",
     "UntrustedError",
     "VerificationError",
@@ -137,6 +141,21 @@ class InvalidDocumentError(InvalidInputError):
 # --- facts about the world ---------------------------------------------------------------
 
 
+class UnresolvedFieldError(InvalidInputError):
+    """An input field the operation needs is still unknown (``unknown`` names it).
+
+    Buildx turns this into a runtime unknown: the builtin stays undefined until the field
+    is resolved (e.g. ``http.checksum`` once BuildKit has downloaded and hashed the file),
+    so a policy layer maps this error by its ``unknown`` field, not by its message.
+    """
+
+    unknown: str
+
+    def __init__(self, message: str, *, unknown: str, source: str | None = None) -> None:
+        super().__init__(message, source=source)
+        self.unknown = unknown
+
+
 class NotFoundError(BuildsigError):
     """What was asked for does not exist: a tag, a ref, a blob, a signature."""
 
@@ -172,6 +191,30 @@ class NetworkError(BuildsigError):
 
 class NetworkTimeoutError(NetworkError):
     """A remote did not answer within the configured time."""
+
+
+class HTTPStatusError(NetworkError):
+    """An HTTP server answered with an error status (after any retries).
+
+    Transport trouble rather than a fact about the content: a 503 or 429 may pass later,
+    and a 403 may be a rate limit. ``retry_after`` is the server's ``Retry-After`` in
+    seconds, when it sent one. (404 and 410 are NotFoundError.)
+    """
+
+    status: int
+    retry_after: float | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        retry_after: float | None = None,
+        source: str | None = None,
+    ) -> None:
+        super().__init__(message, source=source)
+        self.status = status
+        self.retry_after = retry_after
 
 
 class RegistryError(NetworkError):

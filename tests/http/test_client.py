@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from buildsig.errors import InvalidInputError, NetworkError, NetworkTimeoutError, NotFoundError
-from buildsig.http import HTTPClient, HTTPStatusError, display_url
+from buildsig.errors import (
+    HTTPStatusError,
+    InvalidInputError,
+    NetworkError,
+    NetworkTimeoutError,
+    NotFoundError,
+)
+from buildsig.http import HTTPClient, display_url
 from tests.http import Handler, LocalServer, Request, Route, body, chunks, make_tls, redirect
 from tests.http import sequence as seq
 

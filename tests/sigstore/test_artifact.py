@@ -15,14 +15,13 @@ from typing import Any
 import cramjam
 import pytest
 
-from buildsig.errors import InvalidInputError
-from buildsig.http import HTTPClient, HTTPStatusError
+from buildsig.errors import HTTPStatusError, InvalidInputError, UnresolvedFieldError
+from buildsig.http import HTTPClient
 from buildsig.model import HTTP, SignatureKind
 from buildsig.sigstore import TrustRoot, Verifier
 from buildsig.sigstore.artifact import (
     MAX_BUNDLE_BYTES,
     MAX_CANDIDATES,
-    UnresolvedChecksumError,
     artifact_attestation,
     github_attestation,
     verify_artifact_attestation,
@@ -223,7 +222,7 @@ def test_oversized_bundle(sigstore: TestSigstore, verifier: Verifier) -> None:
 
 
 def test_unresolved_checksum(sigstore: TestSigstore, verifier: Verifier) -> None:
-    with pytest.raises(UnresolvedChecksumError) as caught:
+    with pytest.raises(UnresolvedFieldError) as caught:
         artifact_attestation(http_input(checksum=""), provenance(sigstore), verifier=verifier)
     assert isinstance(caught.value, InvalidInputError)
     assert caught.value.unknown == "http.checksum"
@@ -234,7 +233,7 @@ def test_unresolved_checksum(sigstore: TestSigstore, verifier: Verifier) -> None
 def test_malformed_checksum(sigstore: TestSigstore, verifier: Verifier, checksum: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
         artifact_attestation(http_input(checksum), provenance(sigstore), verifier=verifier)
-    assert not isinstance(caught.value, UnresolvedChecksumError)
+    assert not isinstance(caught.value, UnresolvedFieldError)
 
 
 def test_sha512_checksum_cannot_verify(sigstore: TestSigstore, verifier: Verifier) -> None:
@@ -501,7 +500,7 @@ def test_github_invalid_repository(
 def test_github_unresolved_checksum(
     verifier: Verifier, api: LocalServer, client: HTTPClient
 ) -> None:
-    with pytest.raises(UnresolvedChecksumError):
+    with pytest.raises(UnresolvedFieldError):
         github_attestation(
             http_input(checksum=""), "acme/app", client=client, api_base=api.base_url
         )

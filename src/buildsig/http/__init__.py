@@ -14,7 +14,6 @@ from buildsig.http.client import (
     Headers,
     HTTPClient,
     HTTPResponse,
-    HTTPStatusError,
     display_url,
 )
 
@@ -28,7 +27,6 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "HTTPClient",
     "HTTPResponse",
-    "HTTPStatusError",
     "Headers",
     "display_url",
 ]

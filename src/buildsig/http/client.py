@@ -67,6 +67,7 @@ from buildsig._internal.httputil import environ_proxy, parse_retry_after
 from buildsig._version import __version__
 from buildsig.errors import (
     BuildsigError,
+    HTTPStatusError,
     InvalidInputError,
     NetworkError,
     NetworkTimeoutError,
@@ -83,7 +84,6 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "HTTPClient",
     "HTTPResponse",
-    "HTTPStatusError",
     "Headers",
     "display_url",
 ]
@@ -117,31 +117,6 @@ _SECRET_QUERY_NAME: Final = re.compile(
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _REDACTED: Final = "xxxxx"
 _URLLIB3_ERROR: Final = urllib3.exceptions.HTTPError
-
-
-class HTTPStatusError(NetworkError):
-    """The server answered with an error status (after any retries).
-
-    A :class:`~buildsig.errors.NetworkError` because, like other transport trouble, it
-    says nothing about the content: a 503 or 429 may pass later, and a 403 may be a rate
-    limit. ``status`` is the HTTP status and ``retry_after`` the server's ``Retry-After``
-    in seconds, when it sent one.
-    """
-
-    status: int
-    retry_after: float | None
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        retry_after: float | None = None,
-        source: str | None = None,
-    ) -> None:
-        super().__init__(message, source=source)
-        self.status = status
-        self.retry_after = retry_after
 
 
 class Headers(Mapping[str, str]):

@@ -20,7 +20,7 @@ bytes were signed, not how they were built, and Buildx never accepts one here.
 
 Outcomes follow Buildx: a bundle that does not verify gives ``None`` (undefined in Rego,
 not an error), while a missing ``input.http.checksum`` raises
-:class:`UnresolvedChecksumError`, which the policy layer turns into Buildx's runtime
+:class:`UnresolvedFieldError`, which the policy layer turns into Buildx's runtime
 unknown (the check is re-run once BuildKit has hashed the download). The ``verify_*``
 variants return the reasons as well, for CLIs and logs.
 
@@ -44,6 +44,7 @@ from buildsig.errors import (
     InvalidInputError,
     NotFoundError,
     PolicyConfigError,
+    UnresolvedFieldError,
     VerificationError,
 )
 from buildsig.model import HTTP, AttestationSignature, SignatureType
@@ -64,7 +65,6 @@ __all__ = [
     "MAX_FETCHED_BYTES",
     "ArtifactVerdict",
     "GitHubAttestations",
-    "UnresolvedChecksumError",
     "artifact_attestation",
     "github_attestation",
     "verify_artifact_attestation",
@@ -89,21 +89,6 @@ _DIGEST: Final = re.compile(r"([a-z0-9]+):([0-9a-f]+)")
 _OWNER: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
 _REPO: Final = re.compile(rf"({_OWNER})/([A-Za-z0-9._-]{{1,100}})")
 _SNAPPY_SUFFIX: Final = ".json.sn"
-
-
-class UnresolvedChecksumError(InvalidInputError):
-    """``input.http.checksum`` is not known yet, so there is no digest to verify against.
-
-    Buildx records the runtime unknown ``http.checksum`` and leaves the builtin undefined
-    until BuildKit has downloaded and hashed the file; ``unknown`` names that field so the
-    policy layer can do the same without parsing the message.
-    """
-
-    unknown: str
-
-    def __init__(self, message: str, *, source: str | None = None) -> None:
-        super().__init__(message, source=source)
-        self.unknown = "http.checksum"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -160,13 +145,14 @@ def _production_verifier() -> Verifier:
 
 
 def _checksum(http: HTTP, builtin: str) -> str:
-    """``http.checksum``, checked: UnresolvedChecksumError if absent, InvalidInputError if odd."""
+    """``http.checksum``, checked: UnresolvedFieldError if absent, InvalidInputError if odd."""
     if not isinstance(http, HTTP):
         raise InvalidInputError(f"{builtin}: expected the input's http object")
     checksum = http.checksum
     if not checksum:
-        raise UnresolvedChecksumError(
+        raise UnresolvedFieldError(
             f"{builtin}: http.checksum is unresolved (the download has not been hashed yet)",
+            unknown="http.checksum",
             source=http.url or None,
         )
     match = _DIGEST.fullmatch(checksum)
@@ -225,7 +211,7 @@ def verify_artifact_attestation(
 ) -> ArtifactVerdict:
     """:func:`artifact_attestation` with the reason when the bundle does not verify.
 
-    Raises :class:`UnresolvedChecksumError` when ``http.checksum`` is not set yet and
+    Raises :class:`UnresolvedFieldError` when ``http.checksum`` is not set yet and
     InvalidInputError when it is not a digest.
     """
     digest = _checksum(http, "artifact_attestation")
@@ -242,7 +228,7 @@ def artifact_attestation(
     ``AttestationSignature`` (type ``bundle-v0.3``, kind per Buildx's classification), or
     None when it does not verify. ``verifier`` defaults to the public-good root with
     Buildx's thresholds; pass one built on another trust root with the same thresholds.
-    Raises :class:`UnresolvedChecksumError` while the checksum is unknown.
+    Raises :class:`UnresolvedFieldError` while the checksum is unknown.
     """
     return verify_artifact_attestation(http, bundle, verifier=verifier).signature
 
@@ -448,7 +434,7 @@ def github_attestation(
     as :func:`artifact_attestation` does, returning the first that verifies, or None.
 
     ``client`` is reused when given (else one is made and closed); ``verifier`` defaults
-    to the public-good root. Raises :class:`UnresolvedChecksumError` while the checksum is
+    to the public-good root. Raises :class:`UnresolvedFieldError` while the checksum is
     unknown, InvalidInputError for a malformed ``repo``, and NetworkError when the API
     cannot be asked (see :func:`verify_github_attestation`).
     """
