@@ -444,7 +444,12 @@ class Image(_Model):
         "provenance", default=None, doc="Parsed SLSA provenance."
     )
     signatures: tuple[AttestationSignature, ...] = jfield(
-        "signatures", default=(), doc="Verified signatures (at most one, as in Buildx)."
+        "signatures",
+        default=(),
+        doc=(
+            "Verified signatures, Buildx's attestation-manifest signature first, then "
+            "cosign's (Buildx itself reports at most its one candidate)."
+        ),
     )
 
 

@@ -14,7 +14,13 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from buildsig.model import SignerInfo
 
-__all__ = ["FULCIO_OID", "extension_value", "signer_info", "subject_alternative_name"]
+__all__ = [
+    "FULCIO_OID",
+    "extension_value",
+    "go_name_string",
+    "signer_info",
+    "subject_alternative_name",
+]
 
 FULCIO_OID = "1.3.6.1.4.1.57264.1"
 _OTHERNAME_IDENTITY = ObjectIdentifier(FULCIO_OID + ".7")
@@ -96,9 +102,75 @@ def subject_alternative_name(cert: x509.Certificate) -> str:
     return ""
 
 
+#: Go's pkix.Name fields, in the order ``Name.ToRDNSequence`` emits them.
+_GO_NAME_ORDER = (
+    ("2.5.4.6", "C"),
+    ("2.5.4.8", "ST"),
+    ("2.5.4.7", "L"),
+    ("2.5.4.9", "STREET"),
+    ("2.5.4.17", "POSTALCODE"),
+    ("2.5.4.10", "O"),
+    ("2.5.4.11", "OU"),
+    ("2.5.4.3", "CN"),
+    ("2.5.4.5", "SERIALNUMBER"),
+)
+
+
+def _go_escape(value: str) -> str:
+    out = []
+    last = len(value) - 1
+    for i, c in enumerate(value):
+        if c in ',+"\\<>;' or (c == " " and i in (0, last)) or (c == "#" and i == 0):
+            out.append("\\")
+        out.append(c)
+    return "".join(out)
+
+
+_PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+def _go_marshal_string(value: str) -> bytes:
+    """Go's ``asn1.Marshal`` of a string: PrintableString when it can be, else UTF8String."""
+    data = value.encode()
+    tag = 0x13 if set(value) <= _PRINTABLE else 0x0C
+    n = len(data)
+    length = (
+        bytes([n])
+        if n < 0x80
+        else bytes([0x80 | ((n.bit_length() + 7) // 8)])
+        + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    )
+    return bytes([tag]) + length + data
+
+
+def go_name_string(name: x509.Name) -> str:
+    """A distinguished name exactly as Go's ``pkix.Name.String()`` prints it.
+
+    Buildx compares ``certificateIssuer`` against Go's rendering, which does not follow
+    the certificate's attribute order: the standard attributes come out in a fixed
+    order (``SERIALNUMBER, CN, OU, O, POSTALCODE, STREET, L, ST, C``), values of one type
+    joined with ``+``, and any other attribute first in the sequence (so last in the text).
+    """
+    values: dict[str, list[str]] = {}
+    others: list[str] = []
+    known = dict(_GO_NAME_ORDER)
+    for attribute in name:
+        oid = attribute.oid.dotted_string
+        value = attribute.value if isinstance(attribute.value, str) else attribute.value.hex()
+        if oid in known:
+            values.setdefault(oid, []).append(value)
+        else:  # Go prints other types as "#" + the hex of the value re-marshalled to DER
+            others.append(f"{oid}=#{_go_marshal_string(value).hex()}")
+    rdns = [[o] for o in others]
+    for oid, short in _GO_NAME_ORDER:
+        if oid in values:
+            rdns.append([f"{short}={_go_escape(v)}" for v in values[oid]])
+    return ",".join("+".join(rdn) for rdn in reversed(rdns))
+
+
 def _issuer_dn(cert: x509.Certificate) -> str:
-    """The issuer DN as Go's pkix.Name.String prints it for Fulcio (``CN=…,O=…``)."""
-    return cert.issuer.rfc4514_string()
+    """The issuer DN as Buildx reports it (Go's rendering, e.g. ``CN=…,O=…``)."""
+    return go_name_string(cert.issuer)
 
 
 def _fulcio_values(cert: x509.Certificate) -> dict[int, str]:

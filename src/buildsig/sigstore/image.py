@@ -11,7 +11,9 @@ What each layout signs (reference ``buildx-policy.md`` §3.2, ``sigstore-oci.md`
   message signature over it, or a DSSE statement naming it), a simple signature must name
   it as ``docker-manifest-digest``.
 - ``cosign-bundle`` / ``cosign-legacy``: the **image** (index or platform manifest) the
-  referrer or ``.sig`` tag is attached to.
+  referrer or ``.sig`` tag is attached to; a DSSE bundle there must be ``cosign sign``'s
+  statement (predicate ``https://sigstore.dev/cosign/sign/v1``), since ``cosign attest``
+  stores its attestations (SBOMs, provenance) the same way.
 
 Trust: keyless signatures are verified against the Sigstore trust root with Buildx's
 thresholds (one SCT, one log entry, one verified time) and any identity (identity is the
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 from buildsig.errors import BuildsigError, VerificationError
 from buildsig.model import AttestationSignature, SignatureType
 from buildsig.oci.signatures import (
+    LAYOUT_COSIGN_BUNDLE,
     LAYOUT_DHI,
     MEDIA_TYPE_SIMPLE_SIGNING,
     SIGSTORE_BUNDLE_PREFIX,
@@ -55,6 +58,8 @@ Fxa4333s1KsL9ISjtmRzGNih9lNRsqfRVjgFgJIdL6EQ9dohdanvn7r2cg==
 -----END PUBLIC KEY-----
 """
 DHI_KEY_VALID_FROM = datetime(2025, 4, 2, tzinfo=UTC)
+#: The statement ``cosign sign`` makes in its bundle format (an empty predicate).
+COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,6 +155,16 @@ class ImageSignatureVerifier:
                     key=self.dhi_key if is_dhi else None,
                 )
                 self._check_dhi_window(verified, is_dhi)
+                if (
+                    candidate.layout == LAYOUT_COSIGN_BUNDLE
+                    and verified.payload_type
+                    and verified.predicate_type != COSIGN_SIGN_PREDICATE
+                ):
+                    # an attestation about the image (an SBOM, provenance …) made with
+                    # `cosign attest` is not a signature of it
+                    raise VerificationError(
+                        f"a {verified.predicate_type!r} attestation, not a cosign signature"
+                    )
                 signature = attestation_signature(verified, type=sig_type, is_dhi=is_dhi)
             else:
                 raise VerificationError(f"unsupported signature layer {media_type}")
