@@ -18,6 +18,7 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,9 @@ MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 MAX_TLOG_ENTRIES = 8
 MAX_TIMESTAMPS = 32  # as sigstore-go and sigstore-python: more is a denial-of-service attempt
 MAX_PROOF_HASHES = 64
+#: A protobuf-JSON int64 as a string: ASCII digits and at most one sign (``str.isdigit``
+#: would also take "²", and ``lstrip("-")`` "--5", both of which ``int()`` refuses).
+_INT64_TEXT = re.compile(r"-?[0-9]{1,19}")
 
 #: Media type → bundle version.
 BUNDLE_MEDIA_TYPES = {
@@ -410,7 +414,7 @@ class _Reader:
             raise self.fail("expected an integer")
         if isinstance(value, int):
             number = value
-        elif isinstance(value, str) and value.lstrip("-").isdigit() and len(value) <= 20:
+        elif isinstance(value, str) and _INT64_TEXT.fullmatch(value):
             number = int(value)
         else:
             raise self.fail("expected an integer")
