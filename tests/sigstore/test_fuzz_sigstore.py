@@ -11,7 +11,9 @@ from typing import Any
 
 from buildsig.errors import BuildsigError
 from buildsig.sigstore import TrustRoot, Verifier, parse_bundle
+from buildsig.sigstore.tsa import parse_timestamp_response
 from buildsig.testing import TestSigstore
+from buildsig.testing import _der as der
 
 ARTIFACT = b"buildsig fuzz artifact\n"
 DIGEST = "sha256:" + hashlib.sha256(ARTIFACT).hexdigest()
@@ -42,3 +44,45 @@ def test_out_of_range_numbers_are_refused_cleanly() -> None:
         doc["verificationMaterial"]["tlogEntries"][0]["logIndex"] = value
         text = json.dumps(doc)
         assert outcome(lambda: parse_bundle(text)) is None, value  # noqa: B023
+
+
+def _response(signer_info: bytes, content_oid: bytes | None = None) -> bytes:
+    """A TimeStampResp around one SignerInfo (the TSTInfo is never reached)."""
+    signed_data = der.sequence(
+        der.integer(3),
+        der.set_of(),
+        der.sequence(der.oid("1.2.840.113549.1.9.16.1.4"), der.explicit(0, der.octet_string(b""))),
+        der.set_of(signer_info),
+    )
+    content_info = der.sequence(
+        content_oid if content_oid is not None else der.oid("1.2.840.113549.1.7.2"),
+        der.explicit(0, signed_data),
+    )
+    return der.sequence(der.sequence(der.integer(0)), content_info)
+
+
+def _signer_info(digest_algorithm: bytes, signature_algorithm: bytes) -> bytes:
+    return der.sequence(
+        der.integer(1),
+        der.sequence(der.sequence(), der.integer(1)),
+        digest_algorithm,
+        der.implicit(0, der.set_of()),
+        signature_algorithm,
+        der.octet_string(b"sig"),
+    )
+
+
+def test_malformed_timestamp_oids_are_refused_cleanly() -> None:
+    sha256 = der.sequence(der.oid("2.16.840.1.101.3.4.2.1"))
+    ecdsa = der.sequence(der.oid("1.2.840.10045.4.3.2"))
+    signer = _signer_info(sha256, ecdsa)
+    for value in (b"\x81\x81", b"\x80", b"\xff" * 2100 + b"\x01"):
+        # an OID whose last arc never ends, or whose arc is 14,700 bits long
+        token = _response(signer, content_oid=der.tlv(0x06, value))
+        assert outcome(lambda: parse_timestamp_response(token)) is None  # noqa: B023
+    # empty AlgorithmIdentifiers
+    for token in (
+        _response(_signer_info(der.sequence(), ecdsa)),
+        _response(_signer_info(sha256, der.sequence())),
+    ):
+        assert outcome(lambda: parse_timestamp_response(token)) is None  # noqa: B023

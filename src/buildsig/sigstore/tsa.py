@@ -106,10 +106,14 @@ def _oid(tlv: _TLV) -> str:
     if tlv.tag != 0x06 or not tlv.value:
         raise _Bad("expected an OID")
     v = tlv.value
+    if v[-1] & 0x80:  # the last arc never ends (and a lone such byte has no arcs at all)
+        raise _Bad("truncated OID")
     parts: list[int] = []
     n = 0
     for b in v:
         n = (n << 7) | (b & 0x7F)
+        if n >= 1 << 64:  # no OID used here comes close; unbounded arcs only cost time
+            raise _Bad("OID arc too large")
         if not b & 0x80:
             parts.append(n)
             n = 0
@@ -121,6 +125,14 @@ def _int(tlv: _TLV) -> int:
     if tlv.tag != 0x02 or not tlv.value:
         raise _Bad("expected an INTEGER")
     return int.from_bytes(tlv.value, "big", signed=True)
+
+
+def _algorithm(tlv: _TLV, what: str) -> str:
+    """The OID of an AlgorithmIdentifier (a SEQUENCE whose first element is the OID)."""
+    fields = _expect(tlv, 0x30, what).children()
+    if not fields:
+        raise _Bad(f"empty {what}")
+    return _oid(fields[0])
 
 
 def _expect(tlv: _TLV, tag: int, what: str) -> _TLV:
@@ -224,7 +236,7 @@ def _parse(der: bytes) -> TimestampToken:
         key_id = si[1].value
     else:
         raise _Bad("bad signer identifier")
-    digest_alg = _HASHES.get(_oid(_expect(si[2], 0x30, "digestAlgorithm").children()[0]))
+    digest_alg = _HASHES.get(_algorithm(si[2], "digestAlgorithm"))
     if digest_alg is None:
         raise _Bad("unsupported digest algorithm")
     attrs = _expect(si[3], 0xA0, "signedAttrs")
@@ -244,7 +256,7 @@ def _parse(der: bytes) -> TimestampToken:
             if message_digest or len(values) != 1:
                 raise _Bad("messageDigest attribute repeated")
             message_digest = _expect(values[0], 0x04, "messageDigest").value
-    sig_alg = _oid(_expect(si[4], 0x30, "signatureAlgorithm").children()[0])
+    sig_alg = _algorithm(si[4], "signatureAlgorithm")
     if len(si) < 6:
         raise _Bad("no signature")
     signature = _expect(si[5], 0x04, "signature").value
@@ -252,8 +264,10 @@ def _parse(der: bytes) -> TimestampToken:
     if len(tst) < 5:
         raise _Bad("short TSTInfo")
     imprint = _expect(tst[2], 0x30, "MessageImprint").children()
-    imprint_alg = _HASHES.get(_oid(_expect(imprint[0], 0x30, "hashAlgorithm").children()[0]))
-    if imprint_alg is None or len(imprint) != 2:
+    if len(imprint) != 2:
+        raise _Bad("bad message imprint")
+    imprint_alg = _HASHES.get(_algorithm(imprint[0], "hashAlgorithm"))
+    if imprint_alg is None:
         raise _Bad("unsupported message imprint")
     return TimestampToken(
         gen_time=_generalized_time(tst[4]),
