@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 from buildsig.errors import BuildsigError
 from buildsig.sigstore import TrustRoot, Verifier, parse_bundle
+from buildsig.sigstore.simplesigning import parse_payload, verify_simple_signing
 from buildsig.sigstore.tsa import parse_timestamp_response
 from buildsig.testing import TestSigstore
 from buildsig.testing import _der as der
@@ -86,3 +88,35 @@ def test_malformed_timestamp_oids_are_refused_cleanly() -> None:
         _response(_signer_info(sha256, der.sequence())),
     ):
         assert outcome(lambda: parse_timestamp_response(token)) is None  # noqa: B023
+
+
+def test_deeply_nested_json_is_refused_cleanly() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert outcome(lambda: parse_bundle(deep)) is None
+    assert outcome(lambda: TrustRoot.from_json(deep)) is None
+    assert outcome(lambda: parse_payload(b'{"critical":' * 50_000)) is None
+    signed = SIG.simple_signing(manifest_digest="sha256:" + "ab" * 32, docker_reference="r.test/a")
+    for name in ("dev.sigstore.cosign/bundle", "dev.sigstore.cosign/rfc3161timestamp"):
+        annotations = {**signed.annotations, name: "[" * 100_000}
+        assert (
+            outcome(
+                lambda: verify_simple_signing(
+                    VERIFIER,
+                    signed.payload,
+                    annotations,  # noqa: B023
+                    manifest_digest="sha256:" + "ab" * 32,
+                )
+            )
+            is None
+        )
+    # signed content is no safer: a deeply nested in-toto payload, and a log entry body
+    nested = b"[" * 5_000 + b"]" * 5_000
+    bundle = SIG.sign_dsse(nested)
+    assert outcome(lambda: VERIFIER.verify_dsse(bundle)).payload == nested
+    assert outcome(lambda: VERIFIER.verify_artifact(bundle, ARTIFACT)) is None
+    parts = SIG.sign_artifact_parts(ARTIFACT)
+    entry = SIG.rekor.add_entry(
+        nested, integrated_time=SIG.now + timedelta(seconds=1), kind="hashedrekord", version="0.0.1"
+    )
+    logged = dataclasses.replace(parts, tlog_entries=(entry,)).to_json()
+    assert outcome(lambda: VERIFIER.verify_artifact(logged, ARTIFACT)) is None

@@ -139,7 +139,7 @@ def parse_bundle(data: bytes | str | Mapping[str, Any]) -> Bundle:
         raw = data
         try:
             doc = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidDocumentError(f"Sigstore bundle is not JSON: {exc}", path="") from None
     else:
         doc = data

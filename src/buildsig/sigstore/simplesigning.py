@@ -64,7 +64,7 @@ def parse_payload(payload: bytes) -> SimpleSigningPayload:
         raise InvalidDocumentError("simple-signing payload is too large", path="")
     try:
         doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise InvalidDocumentError("simple-signing payload is not JSON", path="") from None
     r = _Reader("")
     critical = r.at("critical").obj(r.obj(doc).get("critical"))
@@ -106,7 +106,7 @@ def _rekor_entry(annotation: str) -> TlogEntry:
     """The Rekor evidence of the ``dev.sigstore.cosign/bundle`` annotation, either shape."""
     try:
         doc = json.loads(annotation)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidDocumentError(
             f"{ANNOTATION_BUNDLE} is not JSON", path=ANNOTATION_BUNDLE
         ) from None
@@ -141,7 +141,7 @@ def _rekor_entry(annotation: str) -> TlogEntry:
     try:
         kind_doc = json.loads(body)
         kind, version = str(kind_doc["kind"]), str(kind_doc["apiVersion"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise InvalidDocumentError(
             "Payload.body is not a Rekor entry", path=ANNOTATION_BUNDLE
         ) from None
@@ -162,7 +162,7 @@ def _timestamp(annotation: str) -> bytes:
     try:
         doc = json.loads(annotation)
         value = doc["SignedRFC3161Timestamp"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise InvalidDocumentError(
             f"{ANNOTATION_TIMESTAMP} needs SignedRFC3161Timestamp", path=ANNOTATION_TIMESTAMP
         ) from None

@@ -141,7 +141,7 @@ def verify_set(entry: TlogEntry, log: TransparencyLog) -> None:
 def _json(body: bytes) -> Mapping[str, Any]:
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise VerificationError("log entry body is not JSON") from None
     if not isinstance(doc, Mapping):
         raise VerificationError("log entry body is not an object")

@@ -277,7 +277,7 @@ class TrustRoot:
         if isinstance(data, bytes | str):
             try:
                 doc = json.loads(data)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, RecursionError) as exc:
                 raise PolicyConfigError(f"trusted root {name}: not JSON ({exc})") from None
         else:
             doc = data

@@ -118,7 +118,7 @@ class VerifiedBundle:
             raise VerificationError(f"payload type is {self.payload_type!r}, not in-toto")
         try:
             doc = json.loads(self.payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             raise VerificationError("in-toto payload is not JSON") from None
         if not isinstance(doc, Mapping) or not isinstance(doc.get("subject"), list):
             raise VerificationError("in-toto payload is not a statement")
