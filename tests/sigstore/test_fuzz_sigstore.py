@@ -120,3 +120,23 @@ def test_deeply_nested_json_is_refused_cleanly() -> None:
     )
     logged = dataclasses.replace(parts, tlog_entries=(entry,)).to_json()
     assert outcome(lambda: VERIFIER.verify_artifact(logged, ARTIFACT)) is None
+
+
+def test_integration_times_past_year_9999_are_refused_cleanly() -> None:
+    for seconds in ("253402300800", "9223372036854775807"):
+        doc = json.loads(BUNDLE)
+        doc["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = seconds
+        text = json.dumps(doc)
+        assert outcome(lambda: VERIFIER.verify_artifact(text, ARTIFACT)) is None  # noqa: B023
+    signed = SIG.simple_signing(manifest_digest="sha256:" + "ab" * 32, docker_reference="r.test/a")
+    legacy = json.loads(signed.annotations["dev.sigstore.cosign/bundle"])
+    legacy["Payload"]["integratedTime"] = 10**18
+    annotations = {**signed.annotations, "dev.sigstore.cosign/bundle": json.dumps(legacy)}
+    assert (
+        outcome(
+            lambda: verify_simple_signing(
+                VERIFIER, signed.payload, annotations, manifest_digest="sha256:" + "ab" * 32
+            )
+        )
+        is None
+    )

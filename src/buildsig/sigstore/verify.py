@@ -147,6 +147,14 @@ def _as_bundle(bundle: Bundle | bytes | str | Mapping[str, Any]) -> Bundle:
     return bundle if isinstance(bundle, Bundle) else parse_bundle(bundle)
 
 
+def _integrated(seconds: int) -> datetime:
+    """A log's integration time (Unix seconds) as a datetime; VerificationError past 9999."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise VerificationError(f"log entry integration time {seconds} is not a date") from None
+
+
 def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
@@ -332,7 +340,7 @@ class Verifier:
             # an integration time counts only when the log signed it (the SET)
             if entry.integrated_time is not None and entry.signed_entry_timestamp is not None:
                 log = self.trust_root.tlog(entry.log_id)
-                when = datetime.fromtimestamp(entry.integrated_time, tz=UTC)
+                when = _integrated(entry.integrated_time)
                 out.append(VerifiedTime("Tlog", log.base_url if log else "", when))
         return tuple(out)
 
@@ -506,7 +514,7 @@ class Verifier:
                     f"log entry {i} is from a log the trust root does not trust"
                 )
             moments = (
-                [datetime.fromtimestamp(entry.integrated_time, tz=UTC)]
+                [_integrated(entry.integrated_time)]
                 if entry.integrated_time is not None
                 else [t.time for t in times if t.type == "TimestampAuthority"]
             )
