@@ -1252,6 +1252,24 @@ def test_log_key_validity_window(p: Paths) -> None:
     )
 
 
+def test_log_key_window_is_checked_at_signed_times_only(p: Paths) -> None:
+    # A Rekor v1 entry without its SET still shows an integratedTime, but nobody signed it:
+    # only the TSA's time dates the entry, and that is what the key's window must contain.
+    parts = p.sig.sign_artifact_parts(ARTIFACT, timestamp=True)  # TSA at now + 1 s
+    unpromised = parts.replace_entry(signed_entry_timestamp=None)
+    result = p.accepts(unpromised.to_json())
+    assert [t.type for t in result.timestamps] == ["TimestampAuthority"]
+    ended = p.root(valid_for={p.sig.rekor: ValidFor(p.sig.now - timedelta(days=365), p.sig.now)})
+    backdated = unpromised.replace_entry(integrated_time=int(p.sig.now.timestamp()) - 30)
+    # (sigstore-python checks no log key window at all)
+    p.rejects(
+        backdated.to_json(),
+        "^log entry 0: the log's key was not valid at that time$",
+        root=ended,
+        oracle=ACCEPTS,
+    )
+
+
 def test_untrusted_log(p: Paths) -> None:
     parts = p.sig.sign_artifact_parts(ARTIFACT)
     reason = "^log entry 0 is from a log the trust root does not trust$"

@@ -513,9 +513,12 @@ class Verifier:
                 raise VerificationError(
                     f"log entry {i} is from a log the trust root does not trust"
                 )
+            # the entry's own time counts only when its SET signs it; otherwise the TSA
+            # times date it (an unsigned integratedTime could be set to any moment the
+            # log's key was valid)
             moments = (
                 [_integrated(entry.integrated_time)]
-                if entry.integrated_time is not None
+                if entry.integrated_time is not None and entry.signed_entry_timestamp is not None
                 else [t.time for t in times if t.type == "TimestampAuthority"]
             )
             if not moments or not all(log.valid_for.contains(m) for m in moments):
