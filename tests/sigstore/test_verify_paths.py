@@ -47,6 +47,7 @@ from buildsig.testing import (
     DEFAULT_IDENTITY,
     DEFAULT_ISSUER,
     IN_TOTO_PAYLOAD_TYPE,
+    SCT_LIST_OID,
     BundleParts,
     Signer,
     TestCTLog,
@@ -57,8 +58,10 @@ from buildsig.testing import (
     hashedrekord_v001,
     hashedrekord_v002,
     intoto_v002,
+    sct_list,
     statement,
 )
+from buildsig.testing import _der as der
 from buildsig.testing import _rfc3161 as rfc3161
 
 ARTIFACT = b"buildsig verify-paths artifact\n"
@@ -398,7 +401,7 @@ def test_rekor_v2_with_timestamp(p: Paths, dsse: bool) -> None:
         p.accepts(parts.to_json(), ARTIFACT, oracle=False)
     p.rejects(
         dataclasses.replace(parts, rfc3161_timestamps=()).to_json(),
-        "^0 verified timestamps, at least 1 required$",
+        r"^0 verified timestamps \(counting each log or TSA once\), at least 1 required$",
         artifact,
         oracle="must contain an inclusion promise or signed timestamp",
     )
@@ -918,7 +921,7 @@ def test_scts(p: Paths) -> None:
     untrusted = p.sig.sign_artifact(ARTIFACT, signer=_leaf(p, ctlog=rogue))
     p.rejects(
         untrusted,
-        "^0 valid SCTs from trusted CT logs, at least 1 required$",
+        r"^0 valid SCTs \(counting each CT log once\), at least 1 required$",
         oracle="failed to verify SCT",
     )
     p.accepts(untrusted, root=p.root(ctlogs=[p.sig.ctlog, rogue]))
@@ -927,7 +930,7 @@ def test_scts(p: Paths) -> None:
     impostor.log_id = p.sig.ctlog.log_id
     p.rejects(
         p.sig.sign_artifact(ARTIFACT, signer=_leaf(p, ctlog=impostor)),
-        "^0 valid SCTs from trusted CT logs, at least 1 required$",
+        r"^0 valid SCTs \(counting each CT log once\), at least 1 required$",
         oracle="SCT verify failed: keyring: invalid signature",
     )
     # an SCT with extensions is still verified over them
@@ -935,7 +938,7 @@ def test_scts(p: Paths) -> None:
     # the CT log's window must contain the SCT's time (sigstore-python does not check it)
     p.rejects(
         p.sig.sign_artifact(ARTIFACT),
-        "^0 valid SCTs from trusted CT logs",
+        r"^0 valid SCTs \(counting each CT log once\)",
         root=p.root(valid_for={p.sig.ctlog: ValidFor(p.sig.now + SECOND)}),
         oracle=ACCEPTS,
     )
@@ -949,7 +952,7 @@ def test_sct_threshold(p: Paths) -> None:
     p.ours(no_sct, sct_threshold=0)
     p.rejects(
         p.sig.sign_artifact(ARTIFACT),
-        "^1 valid SCTs from trusted CT logs, at least 2 required$",
+        r"^1 valid SCTs \(counting each CT log once\), at least 2 required$",
         sct_threshold=2,
         oracle=None,
     )
@@ -959,7 +962,10 @@ def test_tlog_threshold(p: Paths) -> None:
     bundle = p.sig.sign_artifact(ARTIFACT)
     p.ours(bundle, tlog_threshold=0)
     p.rejects(
-        bundle, "^1 verified log entries, at least 2 required$", tlog_threshold=2, oracle=None
+        bundle,
+        r"^1 verified log entries \(counting each log once\), at least 2 required$",
+        tlog_threshold=2,
+        oracle=None,
     )
     # the same signature logged in Rekor v1 and Rekor v2 (plus a TSA time for the v2 entry)
     signer = p.sig.new_signer()
@@ -979,13 +985,21 @@ def test_tlog_threshold(p: Paths) -> None:
         "hashedrekord0.0.2",
     }
     assert "expected exactly one log entry" in p.theirs_error(two)  # sigstore-python: one only
-    p.rejects(two, "^2 verified log entries, at least 3 required$", tlog_threshold=3, oracle=None)
+    p.rejects(
+        two,
+        r"^2 verified log entries \(counting each log once\), at least 3 required$",
+        tlog_threshold=3,
+        oracle=None,
+    )
 
 
 def test_timestamp_threshold(p: Paths) -> None:
     bundle = p.sig.sign_artifact(ARTIFACT)
     p.rejects(
-        bundle, "^1 verified timestamps, at least 2 required$", timestamp_threshold=2, oracle=None
+        bundle,
+        r"^1 verified timestamps \(counting each log or TSA once\), at least 2 required$",
+        timestamp_threshold=2,
+        oracle=None,
     )
     both = p.sig.sign_artifact(ARTIFACT, timestamp=True)
     assert len(p.ours(both, timestamp_threshold=2).timestamps) == 2
@@ -1009,6 +1023,104 @@ def test_timestamp_threshold(p: Paths) -> None:
     # a Rekor v1 entry carries its own signed time: thresholds of 0 change nothing there
     keyed_v1 = p.sig.sign_with_key(ARTIFACT)
     p.ours(keyed_v1.bundle, key=keyed_v1.public_key_pem, timestamp_threshold=0, tlog_threshold=0)
+
+
+def _two_sct_signer(p: Paths, first: TestCTLog, second: TestCTLog) -> Signer:
+    """A leaf with two embedded SCTs, by ``first`` and ``second`` (same TBS, as Fulcio does)."""
+    key = p.sig.new_key()
+    serial = 4242
+    precert = p.sig.fulcio.issue(key.public_key(), sct=False, serial=serial)
+    issuer_key_hash = hashlib.sha256(
+        p.sig.fulcio.intermediate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).digest()
+    scts = [
+        log.sign_sct(
+            tbs_precertificate=precert.tbs_certificate_bytes,
+            issuer_key_hash=issuer_key_hash,
+            timestamp=p.sig.now,
+        )
+        for log in (first, second)
+    ]
+    oid = x509.ObjectIdentifier(SCT_LIST_OID)
+    value = der.octet_string(sct_list(scts))
+    certificate = p.sig.fulcio.issue(
+        key.public_key(),
+        sct=False,
+        serial=serial,
+        extra_extensions=[x509.Extension(oid, False, x509.UnrecognizedExtension(oid, value))],
+    )
+    assert certificate.tbs_precertificate_bytes == precert.tbs_certificate_bytes
+    return Signer(key, certificate)
+
+
+def test_thresholds_count_each_witness_once(p: Paths) -> None:
+    # One CT log, one transparency log or one TSA is one witness, however many SCTs,
+    # entries or timestamps it gave: a threshold of two asks for two independent ones
+    # (sigstore-go GHSA-9vcr-p3rj-q5q6 and sigstore-go#472 fixed the same counting).
+    second_ct = TestCTLog(seed=0, name="ctfe-2")
+    both_ct = p.root(ctlogs=[p.sig.ctlog, second_ct])
+    same = p.sig.sign_artifact(ARTIFACT, signer=_two_sct_signer(p, p.sig.ctlog, p.sig.ctlog))
+    # (sigstore-python accepts exactly one SCT per certificate)
+    p.accepts(same, root=both_ct, oracle="Expected one certificate timestamp, found 2")
+    p.rejects(
+        same,
+        r"^1 valid SCTs \(counting each CT log once\), at least 2 required$",
+        root=both_ct,
+        sct_threshold=2,
+        oracle=None,
+    )
+    distinct = p.sig.sign_artifact(ARTIFACT, signer=_two_sct_signer(p, p.sig.ctlog, second_ct))
+    p.ours(distinct, root=both_ct, sct_threshold=2)
+
+    # the same Rekor v1 entry twice, and the same signature logged twice in one log
+    parts = p.sig.sign_artifact_parts(ARTIFACT)
+    entry = parts.tlog_entries[0]
+    again = p.sig.rekor.add_entry(entry.canonicalized_body, integrated_time=p.sig.now + SECOND)
+    for entries in ((entry, entry), (entry, again)):
+        doubled = dataclasses.replace(parts, tlog_entries=entries).to_json()
+        p.ours(doubled)
+        p.rejects(
+            doubled,
+            r"^1 verified log entries \(counting each log once\), at least 2 required$",
+            tlog_threshold=2,
+            oracle=None,
+        )
+        p.rejects(
+            doubled,
+            r"^1 verified timestamps \(counting each log or TSA once\), at least 2 required$",
+            timestamp_threshold=2,
+            oracle=None,
+        )
+
+    # two tokens from one TSA, then from two trusted TSAs
+    v2 = p.sig.sign_artifact_parts(ARTIFACT, rekor="v2")
+    assert v2.signature is not None
+    other = TestSigstore(seed=1).tsa
+    other.uri = "https://timestamp-2.buildsig.test/api/v1/timestamp"  # another authority
+    later = p.sig.now + 2 * SECOND
+    one_tsa = dataclasses.replace(
+        v2,
+        rfc3161_timestamps=(
+            *v2.rfc3161_timestamps,
+            p.sig.tsa.timestamp(v2.signature, gen_time=later),
+        ),
+    ).to_json()
+    two_tsas = dataclasses.replace(
+        v2,
+        rfc3161_timestamps=(*v2.rfc3161_timestamps, other.timestamp(v2.signature, gen_time=later)),
+    ).to_json()
+    root = p.root(timestamp_authorities=[p.sig.tsa, other])
+    assert len(p.ours(one_tsa, root=root).timestamps) == 2  # both still reported
+    p.rejects(
+        one_tsa,
+        r"^1 verified timestamps \(counting each log or TSA once\), at least 2 required$",
+        root=root,
+        timestamp_threshold=2,
+        oracle=None,
+    )
+    assert len(p.ours(two_tsas, root=root, timestamp_threshold=2).timestamps) == 2
 
 
 # -- inclusion proofs ----------------------------------------------------------------------------
@@ -1076,7 +1188,7 @@ def test_v01_bundles_may_rest_on_the_promise_alone(p: Paths) -> None:
     # an integratedTime of 0 is no time: nothing dates the entry
     p.rejects(
         parts.replace_entry(inclusion_proof=None, integrated_time=0).to_json(),
-        "^0 verified timestamps, at least 1 required$",
+        r"^0 verified timestamps \(counting each log or TSA once\), at least 1 required$",
         oracle=None,
     )
     with pytest.raises(InvalidDocumentError, match="needs an inclusion promise"):
@@ -1567,7 +1679,11 @@ def test_simple_signing_rejections(p: Paths) -> None:
     unlogged = p.sig.simple_signing(
         manifest_digest=MANIFEST, docker_reference="registry.test/app", rekor=False
     )
-    check(unlogged.payload, unlogged.annotations, "^0 verified timestamps, at least 1 required$")
+    check(
+        unlogged.payload,
+        unlogged.annotations,
+        r"^0 verified timestamps \(counting each log or TSA once\), at least 1 required$",
+    )
     check(
         unlogged.payload,
         unlogged.annotations,
@@ -1601,7 +1717,7 @@ def test_simple_signing_with_a_key(p: Paths, rekor: bool) -> None:
         assert result.signer is None and [t.type for t in result.timestamps] == ["Tlog"]
     else:
         # no Rekor bundle annotation: no log entry and no verified time
-        untimed = r"^0 verified timestamps, at least 1 required$"
+        untimed = r"^0 verified timestamps \(counting each log or TSA once\), at least 1 required$"
         with pytest.raises(VerificationError, match=untimed):
             verify_simple_signing(
                 p.verifier(),

@@ -5,13 +5,18 @@ earlier ones established):
 
 1. **Times.** Each RFC 3161 timestamp must come from a trusted timestamp authority and be
    over the bundle's signature; each Rekor v1 entry with an inclusion promise contributes
-   its integration time. At least ``timestamp_threshold`` verified times are required.
+   its integration time. Verified times from at least ``timestamp_threshold`` distinct
+   authorities (logs and TSAs) are required.
 2. **Certificate** (keyless). The leaf must chain to a trusted Fulcio CA at every verified
-   time, carry an SCT from a trusted CT log, allow digital signatures for code signing,
-   and satisfy the caller's :class:`Identity`. With a key instead, the key is the signer.
+   time, carry SCTs from at least ``sct_threshold`` distinct trusted CT logs, allow digital
+   signatures for code signing, and satisfy the caller's :class:`Identity`. With a key
+   instead, the key is the signer.
 3. **Log.** Each entry must come from a trusted log whose key was valid then, with an
-   inclusion proof to a checkpoint the log signed and/or a valid SET; at least
-   ``tlog_threshold`` entries.
+   inclusion proof to a checkpoint the log signed and/or a valid SET; entries in at least
+   ``tlog_threshold`` distinct logs.
+
+A threshold counts independent witnesses, as sigstore-go does: two SCTs, entries or
+timestamps from the same CT log, transparency log or TSA are one witness, not two.
 4. **Signature.** Over the artifact digest (message signatures) or the DSSE PAE.
 5. **Consistency.** The log entry records exactly this signature, signer and content.
 
@@ -162,7 +167,8 @@ def _utc(when: datetime) -> datetime:
 class Verifier:
     """Verifies bundles against one trust root. Build once, reuse for many bundles.
 
-    Thresholds default to Buildx's: one SCT, one transparency-log entry, one verified time.
+    Thresholds default to Buildx's: one SCT, one transparency-log entry, one verified time;
+    each counts distinct CT logs, transparency logs and timestamp authorities.
     ``certificate_cache`` leaf certificates keep their (time-independent) chain and SCT
     results, for bundles that share a certificate; 0 turns that off. A verifier is
     thread-safe.
@@ -255,10 +261,13 @@ class Verifier:
             raise VerificationError("DSSE envelope must carry exactly one signature")
 
         # 1. times
-        times = self._tsa_times(b) + self._tlog_times(b)
-        if len(times) < self.timestamp_threshold:
+        witnessed = self._tsa_times(b) + self._tlog_times(b)
+        times = tuple(t for _, t in witnessed)
+        witnesses = len({w for w, _ in witnessed})
+        if witnesses < self.timestamp_threshold:
             raise VerificationError(
-                f"{len(times)} verified timestamps, at least {self.timestamp_threshold} required"
+                f"{witnesses} verified timestamps (counting each log or TSA once), "
+                f"at least {self.timestamp_threshold} required"
             )
         now = _utc(self._now) if self._now is not None else datetime.now(UTC)
         for t in times:
@@ -312,12 +321,13 @@ class Verifier:
             payload=env.payload,
         )
 
-    def _tsa_times(self, b: Bundle) -> tuple[VerifiedTime, ...]:
+    def _tsa_times(self, b: Bundle) -> list[tuple[object, VerifiedTime]]:
+        """Each verified timestamp, with the authority that vouches for it."""
         if not b.timestamps:
-            return ()
+            return []
         if not self.trust_root.tsas:
             raise VerificationError("bundle has signed timestamps but the trust root has no TSA")
-        out: list[VerifiedTime] = []
+        out: list[tuple[object, VerifiedTime]] = []
         for i, raw in enumerate(b.timestamps):
             token = parse_timestamp_response(raw)
             why = "not from a trusted timestamp authority"
@@ -328,21 +338,24 @@ class Verifier:
                     if tsa.issued(token):  # the right TSA, and still wrong: say why
                         why = str(exc)
                     continue
-                out.append(VerifiedTime("TimestampAuthority", tsa.authority.uri, when))
+                authority = ("tsa", tsa.authority.uri or tsa.leaf_der)
+                out.append((authority, VerifiedTime("TimestampAuthority", tsa.authority.uri, when)))
                 break
             else:
                 raise VerificationError(f"timestamp {i}: {why}")
-        return tuple(out)
+        return out
 
-    def _tlog_times(self, b: Bundle) -> tuple[VerifiedTime, ...]:
-        out = []
+    def _tlog_times(self, b: Bundle) -> list[tuple[object, VerifiedTime]]:
+        """Each SET-signed integration time, with the log that vouches for it."""
+        out: list[tuple[object, VerifiedTime]] = []
         for entry in b.tlog_entries:
             # an integration time counts only when the log signed it (the SET)
             if entry.integrated_time is not None and entry.signed_entry_timestamp is not None:
                 log = self.trust_root.tlog(entry.log_id)
                 when = _integrated(entry.integrated_time)
-                out.append(VerifiedTime("Tlog", log.base_url if log else "", when))
-        return tuple(out)
+                time = VerifiedTime("Tlog", log.base_url if log else "", when)
+                out.append((("tlog", entry.log_id), time))
+        return out
 
     def _check_certificate(
         self, cert: x509.Certificate, times: Sequence[VerifiedTime]
@@ -474,7 +487,7 @@ class Verifier:
             ).digest()
             self._issuer_key_hashes[issuer] = issuer_key_hash
         tbs = cert.tbs_precertificate_bytes
-        good = 0
+        good: set[bytes] = set()  # the CT logs that vouched: one witness each
         for sct in scts:
             log = self.trust_root.ctlog(sct.log_id)
             if log is None:
@@ -499,14 +512,15 @@ class Verifier:
                 _verify_sct_signature(log, sct, signed)
             except VerificationError:
                 continue
-            good += 1
-        if good < self.sct_threshold:
+            good.add(log.log_id)
+        if len(good) < self.sct_threshold:
             raise VerificationError(
-                f"{good} valid SCTs from trusted CT logs, at least {self.sct_threshold} required"
+                f"{len(good)} valid SCTs (counting each CT log once), "
+                f"at least {self.sct_threshold} required"
             )
 
     def _check_tlog(self, b: Bundle, times: Sequence[VerifiedTime]) -> None:
-        good = 0
+        good: set[bytes] = set()  # the logs with a verified entry: one witness each
         for i, entry in enumerate(b.tlog_entries):
             log = self.trust_root.tlog(entry.log_id)
             if log is None:
@@ -530,10 +544,11 @@ class Verifier:
                 verify_set(entry, log)
             elif entry.inclusion_proof is None:
                 raise VerificationError(f"log entry {i} has neither inclusion proof nor promise")
-            good += 1
-        if good < self.tlog_threshold:
+            good.add(log.log_id)
+        if len(good) < self.tlog_threshold:
             raise VerificationError(
-                f"{good} verified log entries, at least {self.tlog_threshold} required"
+                f"{len(good)} verified log entries (counting each log once), "
+                f"at least {self.tlog_threshold} required"
             )
 
 
