@@ -1742,6 +1742,61 @@ def test_simple_signing_with_a_key(p: Paths, rekor: bool) -> None:
         )
 
 
+def test_simple_signing_key_wins_over_certificate(p: Paths) -> None:
+    signed = p.sig.simple_signing(manifest_digest=MANIFEST, docker_reference="registry.test/app")
+    assert signed.certificate is not None
+    verifier = p.verifier()
+    # the certificate's own key, given as the trusted key: verified as key-signed
+    _, result = verify_simple_signing(
+        verifier,
+        signed.payload,
+        signed.annotations,
+        manifest_digest=MANIFEST,
+        key=signed.private_key.public_key(),
+    )
+    assert result.signer is None and result.certificate is None
+    # another key: the certificate does not rescue it (and the log names the certificate)
+    with pytest.raises(VerificationError, match=r"^signature does not verify for the artifact$"):
+        verify_simple_signing(
+            verifier,
+            signed.payload,
+            signed.annotations,
+            manifest_digest=MANIFEST,
+            key=p.sig.new_key().public_key(),
+        )
+
+
+def test_a_key_signer_may_be_logged_with_a_certificate_for_that_key(p: Paths) -> None:
+    # the log entry names a certificate whose public key is the trusted key: the log has
+    # witnessed a signature by that key (the certificate itself is not trusted, nor needed)
+    signer = p.sig.new_signer()
+    assert signer.certificate is not None
+    keyed = Signer(signer.private_key)
+    digest = hashlib.sha256(ARTIFACT).digest()
+    for v2, body in ((False, hashedrekord_v001), (True, hashedrekord_v002)):
+        parts = p.sig.sign_artifact_parts(
+            ARTIFACT, signer=keyed, rekor="v2" if v2 else "v1", timestamp=v2
+        )
+        assert parts.signature is not None
+        logged = p.relog(
+            parts,
+            body(digest=digest, signature=parts.signature, verifier=signer.certificate),
+            v2=v2,
+        )
+        assert p.ours(logged, key=keyed.public_key_pem).signer is None
+        other = p.sig.new_signer()
+        assert other.certificate is not None
+        foreign = p.relog(
+            parts, body(digest=digest, signature=parts.signature, verifier=other.certificate), v2=v2
+        )
+        p.rejects(
+            foreign,
+            "^log entry records a different certificate or key$",
+            key=keyed.public_key_pem,
+            oracle=None,
+        )
+
+
 # -- batches ---------------------------------------------------------------------------------
 
 

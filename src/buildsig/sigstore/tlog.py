@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from buildsig.errors import VerificationError
@@ -188,23 +189,38 @@ def _same_verifier(recorded: bytes, signer: x509.Certificate | Any) -> bool:
         except (binascii.Error, ValueError):
             return False
         return der == signer.public_bytes(serialization.Encoding.DER)
+    # a key signer: the log may name the key itself, or a certificate for that very key
+    # (a keyless cosign signature verified with a key the caller trusts)
+    key: Any
     try:
-        key = serialization.load_pem_public_key(recorded)
-    except (ValueError, TypeError):
+        if recorded.lstrip().startswith(b"-----BEGIN CERTIFICATE-----"):
+            key = x509.load_pem_x509_certificate(recorded).public_key()
+        else:
+            key = serialization.load_pem_public_key(recorded)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         return False
+    return _same_key(key, signer)
+
+
+def _same_key(key: Any, signer: Any) -> bool:
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    return bool(key.public_bytes(*spki) == signer.public_bytes(*spki))
+    try:
+        return bool(key.public_bytes(*spki) == signer.public_bytes(*spki))
+    except (ValueError, TypeError):  # a key type with no SubjectPublicKeyInfo form
+        return False
 
 
 def _same_v2_verifier(verifier: Any, signer: x509.Certificate | Any) -> bool:
     if not isinstance(verifier, Mapping):
         return False
     if "x509Certificate" in verifier:
-        if not isinstance(signer, x509.Certificate):
+        raw = _b64d(_get(verifier, "x509Certificate", "rawBytes"))
+        if isinstance(signer, x509.Certificate):
+            return raw == signer.public_bytes(serialization.Encoding.DER)
+        try:  # a key signer and a certificate for that key, as in _same_verifier
+            return _same_key(x509.load_der_x509_certificate(raw).public_key(), signer)
+        except (ValueError, UnsupportedAlgorithm):
             return False
-        return _b64d(_get(verifier, "x509Certificate", "rawBytes")) == signer.public_bytes(
-            serialization.Encoding.DER
-        )
     if "publicKey" in verifier:
         if isinstance(signer, x509.Certificate):
             return False
