@@ -7,13 +7,16 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from buildsig.errors import BuildsigError
+from rfc3161_client import VerifierBuilder, decode_timestamp_response
+
+from buildsig.errors import BuildsigError, VerificationError
 from buildsig.sigstore import TrustRoot, Verifier, parse_bundle
 from buildsig.sigstore.simplesigning import parse_payload, verify_simple_signing
-from buildsig.sigstore.tsa import parse_timestamp_response
+from buildsig.sigstore.trust import CertificateAuthority, ValidityWindow
+from buildsig.sigstore.tsa import TrustedTSA, parse_timestamp_response
 from buildsig.testing import TestSigstore
 from buildsig.testing import _der as der
 
@@ -140,3 +143,68 @@ def test_integration_times_past_year_9999_are_refused_cleanly() -> None:
         )
         is None
     )
+
+
+_TSA = TrustedTSA(
+    CertificateAuthority(
+        uri=SIG.tsa.uri,
+        chain=SIG.tsa.chain,
+        valid_for=ValidityWindow(start=datetime(1970, 1, 1, tzinfo=UTC)),
+    )
+)
+_REFERENCE = (
+    VerifierBuilder()
+    .tsa_certificate(SIG.tsa.certificate)
+    .add_root_certificate(SIG.tsa.root)
+    .build()
+)
+_FIXED_TOKEN_EMBEDDED = SIG.tsa.timestamp(b"m", gen_time=SIG.now, serial=43)
+
+
+def _ours(token: bytes, message: bytes) -> datetime | None:
+    try:
+        return _TSA.verify(parse_timestamp_response(token), message)
+    except VerificationError as exc:
+        if not str(exc):
+            raise AssertionError("VerificationError without a message") from exc
+        return None
+
+
+def _theirs(token: bytes, message: bytes) -> datetime | None:
+    try:
+        response = decode_timestamp_response(token)
+        _REFERENCE.verify_message(response, message)
+    except Exception:  # rfc3161-client raises ValueError, its VerificationError, ...
+        return None
+    when: datetime = response.tst_info.gen_time
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _flip(token: bytes, at: int, mask: int) -> bytes:
+    return token[:at] + bytes([token[at] ^ mask]) + token[at + 1 :]
+
+
+def test_timestamps_with_malformed_unsigned_fields_are_refused() -> None:
+    """Fields the verifier does not need must still be what they claim (rfc3161-client
+    refuses all of these too): SignedData's version and digestAlgorithms, the SignerInfo
+    version, the certificates set and the CRL set."""
+    token = _FIXED_TOKEN_EMBEDDED
+    signed_data = token.index(bytes.fromhex("020103310d300b0609608648016503040201"))
+    version, digests = signed_data, signed_data + 3
+    sha256_oid = digests + 6
+    certificates = token.index(b"\xa0\x82", sha256_oid)
+    assert token[certificates + 4 : certificates + 6] == b"\x30\x82"
+    signer_version = token.index(b"\x31\x82", certificates + 4) + 8
+    assert token[signer_version : signer_version + 3] == b"\x02\x01\x01"
+    broken = {
+        "version is negative": _flip(token, version + 2, 0x80),
+        "digestAlgorithms is a SEQUENCE": _flip(token, digests, 0x01),
+        "digestAlgorithms lacks the signer's SHA-256": _flip(token, sha256_oid + 8, 0x02),
+        "a certificate is a SET": _flip(token, certificates + 4, 0x01),
+        "crls holds a certificate": _flip(token, certificates, 0x01),
+        "SignerInfo version is negative": _flip(token, signer_version + 2, 0x80),
+    }
+    assert _ours(token, b"m") == _theirs(token, b"m") == SIG.now
+    for why, bad in broken.items():
+        assert outcome(lambda: parse_timestamp_response(bad)) is None, why  # noqa: B023
+        assert _theirs(bad, b"m") is None, why

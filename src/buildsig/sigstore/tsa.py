@@ -135,6 +135,18 @@ def _algorithm(tlv: _TLV, what: str) -> str:
     return _oid(fields[0])
 
 
+def _crl(tlv: _TLV) -> None:
+    """Check that ``tlv`` is shaped like a CertificateList, not like a certificate.
+
+    A TBSCertList opens with a version or an AlgorithmIdentifier; a v3 certificate's
+    TBSCertificate opens with ``[0]``.
+    """
+    outer = _expect(tlv, 0x30, "CertificateList").children()
+    tbs = _expect(outer[0], 0x30, "TBSCertList").children() if outer else []
+    if not tbs or tbs[0].tag not in (0x02, 0x30):
+        raise _Bad("crls holds something that is not a CRL")
+
+
 def _expect(tlv: _TLV, tag: int, what: str) -> _TLV:
     if tlv.tag != tag:
         raise _Bad(f"expected {what}")
@@ -204,6 +216,13 @@ def _parse(der: bytes) -> TimestampToken:
     fields = _expect(signed[0], 0x30, "SignedData").children()
     if len(fields) < 4:
         raise _Bad("short SignedData")
+    # the version is not needed, but must be one; digestAlgorithms must list the signer's
+    if _int(fields[0]) < 0:
+        raise _Bad("negative SignedData version")
+    listed = {
+        _algorithm(a, "digestAlgorithm")
+        for a in _expect(fields[1], 0x31, "digestAlgorithms").children()
+    }
     encap = _expect(fields[2], 0x30, "EncapsulatedContentInfo").children()
     if len(encap) != 2 or _oid(encap[0]) != _TST_INFO:
         raise _Bad("content is not TSTInfo")
@@ -214,10 +233,12 @@ def _parse(der: bytes) -> TimestampToken:
     certificates: list[bytes] = []
     rest = fields[3:]
     if rest and rest[0].tag == 0xA0:
-        certificates = [c.encoded for c in rest[0].children() if c.tag == 0x30]
+        certificates = [_expect(c, 0x30, "Certificate").encoded for c in rest[0].children()]
         rest = rest[1:]
     if rest and rest[0].tag == 0xA1:
-        rest = rest[1:]  # crls, unused
+        for crl in rest[0].children():  # unused, but a CRL (not, say, a certificate)
+            _crl(crl)
+        rest = rest[1:]
     if len(rest) != 1:
         raise _Bad("signerInfos missing")
     signer_infos = _expect(rest[0], 0x31, "SET OF SignerInfo").children()
@@ -226,6 +247,8 @@ def _parse(der: bytes) -> TimestampToken:
     si = _expect(signer_infos[0], 0x30, "SignerInfo").children()
     if len(si) < 5:
         raise _Bad("short SignerInfo")
+    if _int(si[0]) < 0:
+        raise _Bad("negative SignerInfo version")
     issuer = serial = key_id = None
     if si[1].tag == 0x30:
         sid = si[1].children()
@@ -236,9 +259,12 @@ def _parse(der: bytes) -> TimestampToken:
         key_id = si[1].value
     else:
         raise _Bad("bad signer identifier")
-    digest_alg = _HASHES.get(_algorithm(si[2], "digestAlgorithm"))
+    digest_oid = _algorithm(si[2], "digestAlgorithm")
+    digest_alg = _HASHES.get(digest_oid)
     if digest_alg is None:
         raise _Bad("unsupported digest algorithm")
+    if digest_oid not in listed:
+        raise _Bad("the signer's digest algorithm is not in digestAlgorithms")
     attrs = _expect(si[3], 0xA0, "signedAttrs")
     content_type = ""
     message_digest = b""
