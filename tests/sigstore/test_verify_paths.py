@@ -324,6 +324,9 @@ def test_dsse_on_rekor_v1(p: Paths, kind: str) -> None:
     p.accepts(bundle, DIGEST, oracle=False)
     want = hashlib.sha256(OTHER).hexdigest()
     p.rejects(bundle, f"^no in-toto subject has digest sha256:{want}$", OTHER, oracle=None)
+    p.rejects(
+        bundle, f"^no in-toto subject has digest sha256:{want}$", f"sha256:{want}", oracle=None
+    )
 
 
 @pytest.mark.parametrize("kind", ["dsse", "intoto"])
@@ -1516,6 +1519,19 @@ def test_timestamps(p: Paths) -> None:
         "^bundle has signed timestamps but the trust root has no TSA$",
         root=p.root(timestamp_authorities=[]),
         oracle="no Timestamp Authorities have been provided",
+    )
+
+
+def test_a_bad_timestamp_fails_the_bundle_even_beside_a_good_time(p: Paths) -> None:
+    # Documented rule (verify.py step 1): every timestamp must verify. sigstore-python (and
+    # sigstore-go) instead skip a bad token and count the rest, so a Rekor v1 bundle with a
+    # stray token passes there on its SET time alone. buildsig fails closed.
+    parts = p.sig.sign_artifact_parts(ARTIFACT)
+    stray = p.sig.tsa.timestamp(b"not the signature", gen_time=p.sig.now + SECOND)
+    p.rejects(
+        dataclasses.replace(parts, rfc3161_timestamps=(stray,)).to_json(),
+        "^timestamp 0: timestamp is over other data$",
+        oracle=ACCEPTS,
     )
 
 
