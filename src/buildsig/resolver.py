@@ -52,6 +52,8 @@ class ResolveOptions:
     #: Sigstore trust for image signatures: a TrustRoot, a trusted_root.json path, or
     #: None for the public-good root shipped with sigstore.
     trust_root: TrustRoot | str | os.PathLike[str] | None = None
+    #: Docker Hardened Images' signing key (PEM); None for the key Buildx embeds.
+    dhi_key: bytes | None = None
 
 
 class Resolver:
@@ -71,6 +73,7 @@ class Resolver:
                 trust = TrustRoot.from_file(trust)
             self._images = ImageResolver(
                 trust_root=trust,
+                dhi_key=self.options.dhi_key,
                 layouts=self.options.oci_layouts,
                 registry_options={
                     "timeout": self.options.timeout,

@@ -1036,3 +1036,23 @@ def test_unsigned_image_resolves_everything(
     assert (code, err) == (0, "")
     image = json.loads(stdout)["image"]
     assert image["hasProvenance"] is True and "signatures" not in image
+
+
+def test_resolver_takes_a_dhi_key(where: Where, world: World) -> None:
+    """``ResolveOptions(dhi_key=…)`` replaces Docker's key (e.g. after a key rotation)."""
+    from cryptography.hazmat.primitives import serialization
+
+    pem = world.dhi_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    source, inp = image_input(where, "dhi", AMD64)
+    options = ResolveOptions(
+        timeout=10.0, oci_layouts=where.layouts, trust_root=where.root_path, dhi_key=pem
+    )
+    with Resolver(options) as resolver:
+        [out] = resolver.resolve_many([(source, inp)], ["image.signatures"])
+    assert out.image is not None
+    [signature] = out.image.signatures
+    assert signature.kind == "docker-hardened-image"
+    assert signature.is_dhi and signature.signer is None
+    assert signature.docker_reference == "dhi.io/python:3.13"

@@ -42,6 +42,7 @@ class ImageResolver:
         registry_options: dict[str, Any] | None = None,
         max_workers: int = 8,
         trust_root: TrustRoot | None = None,
+        dhi_key: bytes | None = None,
     ) -> None:
         self.layouts = [x if isinstance(x, OCILayout) else OCILayout(x) for x in layouts]
         self._registry = registry
@@ -49,6 +50,7 @@ class ImageResolver:
         self._owns_registry = registry is None
         self.max_workers = max_workers
         self._trust_root = trust_root
+        self._dhi_key = dhi_key
         self._signature_verifier: ImageSignatureVerifier | None = None
         self._lock = threading.Lock()
 
@@ -59,7 +61,12 @@ class ImageResolver:
             if self._signature_verifier is None:
                 from buildsig.sigstore.image import ImageSignatureVerifier
 
-                self._signature_verifier = ImageSignatureVerifier(self._trust_root)
+                if self._dhi_key is None:
+                    self._signature_verifier = ImageSignatureVerifier(self._trust_root)
+                else:
+                    self._signature_verifier = ImageSignatureVerifier(
+                        self._trust_root, dhi_key=self._dhi_key
+                    )
             return self._signature_verifier
 
     @property
