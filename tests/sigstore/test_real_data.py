@@ -396,3 +396,11 @@ def test_oversized_and_non_json_bundles() -> None:
         parse_bundle(b"\xff\xfe")
     with pytest.raises(InvalidDocumentError):
         parse_bundle(b"[]")
+
+
+def test_duplicate_keys_are_refused() -> None:
+    """Two values for one key: which one a parser keeps is a guess, so neither is used."""
+    raw = json.dumps(_happy())
+    doubled = raw.replace('"mediaType":', '"mediaType": "x", "mediaType":', 1)
+    with pytest.raises(InvalidDocumentError, match="repeats the key 'mediaType'"):
+        parse_bundle(doubled)

@@ -126,6 +126,20 @@ class Bundle:
         return self.dsse.signatures[0] if self.dsse is not None else b""
 
 
+class _DuplicateKey(Exception):
+    """A JSON object named the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object hook that refuses duplicate keys (as sigstore-go's protobuf parser does)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def parse_bundle(data: bytes | str | Mapping[str, Any]) -> Bundle:
     """Parse a bundle document (bytes, text or an already-decoded object)."""
     raw = b""
@@ -138,7 +152,13 @@ def parse_bundle(data: bytes | str | Mapping[str, Any]) -> Bundle:
             )
         raw = data
         try:
-            doc = json.loads(data)
+            doc = json.loads(data, object_pairs_hook=_unique_keys)
+        except _DuplicateKey as exc:
+            raise InvalidDocumentError(
+                f"Sigstore bundle repeats the key {exc.args[0]!r}; which one counts would be "
+                "a parser's guess",
+                path="",
+            ) from None
         except (ValueError, RecursionError) as exc:
             raise InvalidDocumentError(f"Sigstore bundle is not JSON: {exc}", path="") from None
     else:

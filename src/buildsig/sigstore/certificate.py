@@ -9,6 +9,8 @@ these through pass/fail policy objects, so buildsig reads them itself and return
 
 from __future__ import annotations
 
+import warnings
+
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
@@ -154,7 +156,12 @@ def go_name_string(name: x509.Name) -> str:
     values: dict[str, list[str]] = {}
     others: list[str] = []
     known = dict(_GO_NAME_ORDER)
-    for attribute in name:
+    with warnings.catch_warnings():
+        # cryptography warns about out-of-spec attributes (a 3-letter country, as in the
+        # Sigstore scaffolding CA); Go prints them as they are, and so does this
+        warnings.simplefilter("ignore", UserWarning)
+        attributes = list(name)
+    for attribute in attributes:
         oid = attribute.oid.dotted_string
         value = attribute.value if isinstance(attribute.value, str) else attribute.value.hex()
         if oid in known:

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -419,34 +419,16 @@ class Verifier:
             raise VerificationError(
                 f"signing certificate does not chain to a trusted CA: {exc}"
             ) from None
-        except x509.UnsupportedGeneralNameType:
-            chain = self._chain_by_hand(cert)
+        except x509.UnsupportedGeneralNameType as exc:  # older cryptography, otherName SANs
+            raise VerificationError(
+                f"this cryptography release cannot validate the certificate's names ({exc}); "
+                "upgrade cryptography"
+            ) from None
         issuer = chain[1]
         for ca in self.trust_root.certificate_authorities:
             if issuer in ca.chain:
                 return issuer, ca
         raise VerificationError("signing certificate's issuer is not a trusted CA")  # unreachable
-
-    def _chain_by_hand(self, cert: x509.Certificate) -> list[x509.Certificate]:
-        """Leaf → issuing CA for SANs cryptography's verifier refuses (Fulcio's otherName).
-
-        The CA chains themselves were checked when the trust root was built, and validity
-        at the verified times is checked by the caller; here the leaf's issuer signature,
-        its name chaining and its not being a CA are checked.
-        """
-        for ca in self.trust_root.certificate_authorities:
-            for parent in ca.chain:
-                try:
-                    cert.verify_directly_issued_by(parent)
-                except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-                    continue
-                try:
-                    if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-                        raise VerificationError("signing certificate is a CA certificate")
-                except x509.ExtensionNotFound:
-                    pass
-                return [cert, parent]
-        raise VerificationError("signing certificate does not chain to a trusted CA")
 
     def _policy_builder(self, store: Any) -> Any:
         """The chain-building policy, prepared once; only the time changes per bundle."""
