@@ -404,3 +404,21 @@ def test_duplicate_keys_are_refused() -> None:
     doubled = raw.replace('"mediaType":', '"mediaType": "x", "mediaType":', 1)
     with pytest.raises(InvalidDocumentError, match="repeats the key 'mediaType'"):
         parse_bundle(doubled)
+
+
+def test_an_othername_identity_from_a_private_instance() -> None:
+    """sigstore-go's scaffolding instance: an otherName SAN (username identity) and a CA
+    whose name cryptography finds out of spec (a 3-letter country); Buildx reports both."""
+    folder = DATA / "more" / "sigstore-go"
+    trust = TrustRoot.from_file(need(folder / "trusted-root-scaffolding.json"))
+    raw = need(folder / "othername.sigstore.json").read_bytes()
+    bundle = parse_bundle(raw)
+    assert bundle.message_signature is not None
+    result = Verifier(trust).verify_artifact(raw, "sha256:" + bundle.message_signature.digest.hex())
+    assert result.signer is not None
+    assert result.signer.subject_alternative_name == "foo!oidc.local"
+    assert result.signer.issuer == "http://oidc.local:8080"
+    assert result.signer.certificate_issuer == (
+        "O=Linux Foundation,POSTALCODE=57274,STREET=548 Market St,L=San Francisco,"
+        "ST=California,C=USA"
+    )

@@ -177,7 +177,10 @@ def go_name_string(name: x509.Name) -> str:
 
 def _issuer_dn(cert: x509.Certificate) -> str:
     """The issuer DN as Buildx reports it (Go's rendering, e.g. ``CN=…,O=…``)."""
-    return go_name_string(cert.issuer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # see go_name_string
+        issuer = cert.issuer
+    return go_name_string(issuer)
 
 
 def _fulcio_values(cert: x509.Certificate) -> dict[int, str]:
