@@ -348,6 +348,19 @@ class _Search:
 # --- the Buildx chain: attestation manifest, then its referrers -------------------------------
 
 
+def _subject_mismatch(name: str, subject: Descriptor, target: Manifest, what: str) -> str | None:
+    """Why ``subject`` is not exactly ``target`` (digest, OCI media type, size), or None."""
+    if subject.digest != target.digest:
+        return (
+            f"{name} subject digest {subject.digest} does not match {what} digest {target.digest}"
+        )
+    if subject.media_type not in _BUILDX_SUBJECT_TYPES:
+        return f"{name} subject media type {subject.media_type!r} is not an OCI manifest or index"
+    if subject.size != len(target.raw):
+        return f"{name} subject size {subject.size} does not match {what} size {len(target.raw)}"
+    return None
+
+
 def _check_attestation(attestation: Manifest, image: Manifest) -> str | None:
     """Buildx's checks on the attestation manifest (§3.2 step 1); the problem, or None."""
     name = f"attestation manifest {attestation.digest}"
@@ -363,18 +376,9 @@ def _check_attestation(attestation: Manifest, image: Manifest) -> str | None:
             f"{name} has no subject (Buildx verifies only OCI-artifact attestations, "
             "e.g. BuildKit's oci-artifact=true)"
         )
-    if subject.digest != image.digest:
-        return (
-            f"{name} subject digest {subject.digest} does not match "
-            f"image manifest digest {image.digest}"
-        )
-    if subject.media_type not in _BUILDX_SUBJECT_TYPES:
-        return f"{name} subject media type {subject.media_type!r} is not an OCI manifest or index"
-    if subject.size != len(image.raw):
-        return (
-            f"{name} subject size {subject.size} does not match "
-            f"image manifest size {len(image.raw)}"
-        )
+    mismatch = _subject_mismatch(name, subject, image, "image manifest")
+    if mismatch:
+        return mismatch
     if not any(
         layer.annotations.get(PREDICATE_TYPE) in PROVENANCE_PREDICATE_TYPES
         for layer in parsed.layers
@@ -466,18 +470,9 @@ def _check_chain_signature(
     subject = parsed.subject
     if subject is None:
         return f"{name} has no subject"
-    if subject.digest != attestation.digest:
-        return (
-            f"{name} subject digest {subject.digest} does not match "
-            f"attestation manifest digest {attestation.digest}"
-        )
-    if subject.media_type not in _BUILDX_SUBJECT_TYPES:
-        return f"{name} subject media type {subject.media_type!r} is not an OCI manifest or index"
-    if subject.size != len(attestation.raw):
-        return (
-            f"{name} subject size {subject.size} does not match "
-            f"attestation manifest size {len(attestation.raw)}"
-        )
+    mismatch = _subject_mismatch(name, subject, attestation, "attestation manifest")
+    if mismatch:
+        return mismatch
     if not parsed.layers:
         return f"{name} has no layers"
     first = parsed.layers[0].media_type
