@@ -37,9 +37,12 @@ lookups and the ``.sig`` tag lookups.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import cast
 
-from buildsig.errors import InvalidInputError, NotFoundError
+from buildsig.errors import BuildsigError, InvalidInputError, NotFoundError
 from buildsig.oci.manifest import (
     ParsedIndex,
     ParsedManifest,
@@ -226,6 +229,45 @@ class _Search:
         self.examined = 0
         self.bytes_read = 0
         self.truncated = False
+        # answers fetched ahead, concurrently: a result, or the exception to raise in order
+        self.ahead: dict[tuple[str, str], object] = {}
+
+    def prefetch(self, referrers_of: Sequence[str], tags: Sequence[str]) -> None:
+        """Ask independent first-level questions at once (referrers lists, ``.sig`` tags).
+
+        Each lookup is one registry round trip that does not depend on the others, so
+        asking them together costs one round trip of latency instead of one each. Answers
+        (and errors) are consumed later in the usual order, so the result, the requests
+        made and the errors raised are those of the sequential search.
+        """
+        jobs: list[tuple[tuple[str, str], Callable[[], object]]] = []
+        for digest in referrers_of:
+            if digest not in self.referrer_lists:
+                jobs.append(
+                    (("referrers", digest), partial(self.store.referrers, self.repo, digest))
+                )
+        for tag in tags:
+            jobs.append((("tag", tag), partial(self.store.get_manifest, self.repo, tag)))
+        if len(jobs) < 2:
+            return
+
+        def run(job: Callable[[], object]) -> object:
+            try:
+                return job()
+            except BuildsigError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            for (key, _), answer in zip(jobs, pool.map(run, [j for _, j in jobs]), strict=True):
+                self.ahead[key] = answer
+
+    def _answer(self, key: tuple[str, str], ask: Callable[[], object]) -> object:
+        if key in self.ahead:
+            answer = self.ahead.pop(key)
+            if isinstance(answer, BuildsigError):
+                raise answer
+            return answer
+        return ask()
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -275,7 +317,10 @@ class _Search:
         if known is not None:
             return known
         try:
-            found = list(self.store.referrers(self.repo, digest))
+            listed = self._answer(
+                ("referrers", digest), partial(self.store.referrers, self.repo, digest)
+            )
+            found = list(cast(Sequence[Descriptor], listed))
         except NotFoundError:
             found = []
         except InvalidInputError as exc:
@@ -601,7 +646,10 @@ def _cosign_tag(search: _Search, image: Manifest) -> None:
     if search.exhausted():
         return
     try:
-        manifest = search.store.get_manifest(search.repo, tag)
+        answer = search._answer(("tag", tag), partial(search.store.get_manifest, search.repo, tag))
+        if not isinstance(answer, Manifest):  # pragma: no cover - get_manifest returns one
+            raise TypeError(type(answer).__name__)
+        manifest = answer
     except NotFoundError:
         return
     except InvalidInputError as exc:
@@ -671,6 +719,7 @@ def find_signatures(
             buildx_choice = _chain_signatures(search, layout, attestation, problem)
 
     subjects = [root] + ([image] if image.digest != root.digest else [])
+    search.prefetch([s.digest for s in subjects], [_sig_tag(s.digest) for s in subjects])
     for subject in subjects:
         _cosign_bundles(search, subject)
     for subject in subjects:
