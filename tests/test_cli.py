@@ -138,9 +138,16 @@ def test_inspect_env_flags() -> None:
     assert proc.stderr == ""
 
 
-def test_inspect_http_checksum_resolution_is_a_clear_error() -> None:
-    proc = run("inspect", "https://example.com/a.tgz", check_exit=1)
-    assert "resolving HTTP content checksums is not available" in proc.stderr
+def test_inspect_http_download_failure_is_one_clear_line() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/a.tgz"
+    proc = run("inspect", "--timeout", "2", url, check_exit=1)
+    assert proc.stderr.startswith("error: GET " + url)
+    assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stdout == ""
 
 

@@ -2,9 +2,9 @@
 
 This is the one place that knows which resolver serves which source kind: git sources
 go to :mod:`buildsig.git.resolve`, images to :mod:`buildsig.oci.images` (OCI layouts
-first, then registries). Images are resolved concurrently; a Dockerfile's sources cost
-one round of latency. HTTP content checksums are not resolved yet: asking for them is a
-clear error, never a silent gap.
+first, then registries), HTTP sources to :mod:`buildsig.http.resolve` (downloaded and
+hashed, as BuildKit learns ``http.checksum``). Images are resolved concurrently; a
+Dockerfile's sources cost one round of latency.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from buildsig.source import ATTR_GIT_FULL_URL, Source
 from buildsig.unknowns import metadata_request, needed_unknowns
 
 if TYPE_CHECKING:
+    from buildsig.http.client import HTTPClient
     from buildsig.oci.images import ImageResolver
     from buildsig.sigstore.trust import TrustRoot
 
@@ -54,6 +55,9 @@ class ResolveOptions:
     trust_root: TrustRoot | str | os.PathLike[str] | None = None
     #: Docker Hardened Images' signing key (PEM); None for the key Buildx embeds.
     dhi_key: bytes | None = None
+    #: HTTP sources are downloaded (streamed through the hash) to learn their checksum.
+    max_download_bytes: int = 8 * 1024 * 1024 * 1024
+    download_deadline: float = 600.0
 
 
 class Resolver:
@@ -62,6 +66,16 @@ class Resolver:
     def __init__(self, options: ResolveOptions | None = None) -> None:
         self.options = options or ResolveOptions()
         self._images: ImageResolver | None = None
+        self._http: HTTPClient | None = None
+
+    def _http_client(self) -> HTTPClient:
+        if self._http is None:
+            from buildsig.http.client import HTTPClient
+
+            self._http = HTTPClient(
+                connect_timeout=self.options.timeout, read_timeout=self.options.timeout
+            )
+        return self._http
 
     def _image_resolver(self) -> ImageResolver:
         if self._images is None:
@@ -110,9 +124,14 @@ class Resolver:
                 )
                 out[position] = resolved.with_env(inp.env) if not inp.env.is_zero() else resolved
             else:
-                raise InvalidInputError(
-                    "resolving HTTP content checksums is not available in this version",
-                    source=source.identifier,
+                from buildsig.http.resolve import resolve_http_checksum
+
+                out[position] = resolve_http_checksum(
+                    source,
+                    inp,
+                    client=self._http_client(),
+                    max_bytes=self.options.max_download_bytes,
+                    deadline=self.options.download_deadline,
                 )
         if images:
             resolved_images = self._image_resolver().resolve_inputs([(i, r) for _, i, r in images])
@@ -157,6 +176,8 @@ class Resolver:
         """Close network clients."""
         if self._images is not None:
             self._images.close()
+        if self._http is not None:
+            self._http.close()
 
     def __enter__(self) -> Resolver:
         return self

@@ -54,7 +54,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self
@@ -371,6 +371,7 @@ class HTTPClient:
         headers: Mapping[str, str] | None = None,
         max_bytes: int | None = None,
         deadline: float | None = None,
+        sink: Callable[[], Callable[[bytes], None]] | None = None,
     ) -> HTTPResponse:
         """GET ``url`` and return the whole 2xx response.
 
@@ -379,6 +380,10 @@ class HTTPClient:
         NotFoundError (404, 410), HTTPStatusError (other error statuses), NetworkError /
         NetworkTimeoutError (transport, deadline) and InvalidInputError (a URL that is not
         absolute http(s), bad header values, a body over the cap).
+
+        ``sink`` streams the body instead of keeping it (the response's ``body`` is then
+        empty): it is called once per attempt and returns the function each chunk is fed
+        to, so a retried transfer starts from a fresh consumer.
         """
         limit = self.max_bytes if max_bytes is None else int(max_bytes)
         budget = self.deadline if deadline is None else float(deadline)
@@ -406,7 +411,7 @@ class HTTPClient:
         tries = 0
         while True:
             try:
-                return self._attempt(target, request_headers, limit, ends, shown)
+                return self._attempt(target, request_headers, limit, ends, shown, sink)
             except _Retry as failure:
                 error = failure.error
                 if tries >= self.retries:
@@ -426,7 +431,13 @@ class HTTPClient:
     # --- one attempt: redirects, status, body ---------------------------------------------
 
     def _attempt(
-        self, url: str, headers: dict[str, str], limit: int, ends: float, shown: str
+        self,
+        url: str,
+        headers: dict[str, str],
+        limit: int,
+        ends: float,
+        shown: str,
+        sink: Callable[[], Callable[[bytes], None]] | None = None,
     ) -> HTTPResponse:
         current = url
         sent = headers
@@ -452,7 +463,7 @@ class HTTPClient:
                 if status in _GONE_STATUSES:
                     raise NotFoundError(f"GET {shown}: not found (HTTP {status})", source=shown)
                 raise self._status_error(status, raw.reason, None, shown)
-            body = self._read_body(raw, limit, ends, shown)
+            body = self._read_body(raw, limit, ends, shown, sink() if sink else None)
             return HTTPResponse(url=current, status=status, headers=Headers(raw.headers), body=body)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
@@ -531,7 +542,12 @@ class HTTPClient:
             raise _Retry(error) from None
 
     def _read_body(
-        self, raw: urllib3.BaseHTTPResponse, limit: int, ends: float, shown: str
+        self,
+        raw: urllib3.BaseHTTPResponse,
+        limit: int,
+        ends: float,
+        shown: str,
+        consume: Callable[[bytes], None] | None = None,
     ) -> bytes:
         """Stream the body within the cap and the deadline.
 
@@ -565,7 +581,10 @@ class HTTPClient:
                     raise InvalidInputError(
                         f"GET {shown}: the response is larger than {limit} bytes", source=shown
                     )
-                chunks.append(chunk)
+                if consume is None:
+                    chunks.append(chunk)
+                else:
+                    consume(chunk)
         except (OSError, http.client.HTTPException, _URLLIB3_ERROR) as exc:
             host = urllib.parse.urlsplit(shown).netloc.rpartition("@")[2]
             if _is_timeout(exc):
