@@ -1,0 +1,683 @@
+"""The Rego engine layer: Buildx-style policies on the embedded regorus engine.
+
+Everything runs the real engine (no mocks). The two policies below are the issue's seed
+examples (a registry gatekeeper and a production lockdown), evaluated against inputs of the
+shapes Buildx builds (reference §1): absent keys stay absent, never ``false``.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+
+from buildsig.errors import InvalidInputError, NotFoundError, PolicyConfigError
+from buildsig.policy import (
+    UNDEFINED,
+    WHOLE_INPUT,
+    Builtin,
+    RegoError,
+    RegorusEngine,
+    scan_input_fields,
+)
+
+GATEKEEPER = """\
+package docker
+
+default allow := false
+
+allow if input.local
+
+approved_registries := [
+    "registry.company.com",
+    "docker.io",
+    "ghcr.io"
+]
+
+allow if {
+    input.image.host in approved_registries
+    input.image.isCanonical
+}
+
+allow if {
+    input.http.schema == "https"
+}
+
+allow if input.git
+
+deny_msg contains msg if {
+    not allow
+    input.image
+    not input.image.isCanonical
+    msg := sprintf(
+        "Image %s must use a digest reference (e.g., @sha256:...). Tags alone are not allowed.",
+        [input.image.ref]
+    )
+}
+
+deny_msg contains msg if {
+    not allow
+    input.image
+    input.image.isCanonical
+    msg := sprintf(
+        "Registry %s is not in the approved list. Allowed: %v",
+        [input.image.host, approved_registries]
+    )
+}
+
+deny_msg contains msg if {
+    not allow
+    input.http
+    input.http.schema != "https"
+    msg := "All HTTP downloads must use HTTPS. Plain HTTP is not allowed."
+}
+
+decision := {"allow": allow, "deny_msg": deny_msg}
+"""
+
+LOCKDOWN = """\
+package docker
+
+default allow := false
+
+allow if input.local
+
+allow if {
+    input.image.host == "registry.company.com"
+    input.image.isCanonical
+    input.image.hasProvenance
+}
+
+allow if {
+    input.image.host == "dhi.io"
+    input.image.isCanonical
+    input.image.hasProvenance
+}
+
+pinned_dockerhub_images := {
+    "golang": "sha256:def456abc789...",
+    "alpine": "sha256:4b7ce07002c6...",
+}
+
+allow if {
+    input.image.host == "docker.io"
+    some repo, digest in pinned_dockerhub_images
+    input.image.repo == repo
+    input.image.checksum == digest
+}
+
+approved_download_hosts := [
+    "releases.internal.com",
+    "artifacts.company.com"
+]
+
+allow if {
+    input.http.schema == "https"
+    input.http.host in approved_download_hosts
+}
+
+allow if {
+    input.git
+    startswith(input.git.remote, "https://github.com/our-org/")
+}
+
+allow if {
+    input.git
+    not startswith(input.git.remote, "https://github.com/our-org/")
+    input.git.tagName != ""
+    verify_git_signature(input.git.tag, "trusted-maintainers.asc")
+}
+
+deny_msg contains msg if {
+    not allow
+    input.image
+    input.image.host == "registry.company.com"
+    not input.image.hasProvenance
+    msg := sprintf(
+        "Internal image %s requires provenance attestations. Rebuild with --provenance=true",
+        [input.image.ref]
+    )
+}
+
+deny_msg contains msg if {
+    not allow
+    input.http
+    msg := sprintf(
+        "Download from %s is not allowed. Approved hosts: %v",
+        [input.http.host, approved_download_hosts]
+    )
+}
+
+deny_msg contains msg if {
+    not allow
+    input.git
+    not startswith(input.git.remote, "https://github.com/our-org/")
+    msg := sprintf(
+        "External Git repo %s requires a signed tag from a trusted maintainer",
+        [input.git.remote]
+    )
+}
+
+decision := {"allow": allow, "deny_msg": deny_msg}
+"""
+
+ENV = {"filename": "Dockerfile", "depth": 0}
+
+
+def image(ref: str, host: str, repo: str, *, digest: str | None = None, **extra: Any) -> Any:
+    """An image input as Buildx builds it: ``isCanonical``/``tag`` only when they apply."""
+    img: dict[str, Any] = {"ref": ref, "host": host, "repo": repo, "fullRepo": f"{host}/{repo}"}
+    if digest is not None:
+        img["isCanonical"] = True
+        img["checksum"] = digest
+    img.update(extra)
+    return {"env": ENV, "image": img}
+
+
+def http(url: str, **extra: Any) -> Any:
+    schema, rest = url.split("://", 1)
+    host, _, path = rest.partition("/")
+    return {
+        "env": ENV,
+        "http": {"url": url, "schema": schema, "host": host, "path": "/" + path, **extra},
+    }
+
+
+def git(remote: str, **extra: Any) -> Any:
+    return {"env": ENV, "git": {"schema": "https", "host": "github.com", "remote": remote, **extra}}
+
+
+LOCAL = {"env": ENV, "local": {"name": "context"}}
+APPROVED = '["registry.company.com", "docker.io", "ghcr.io"]'
+DIGEST = "sha256:" + "ab" * 32
+
+
+def engine(src: str, name: str = "Dockerfile.rego", **kw: Any) -> RegorusEngine:
+    return RegorusEngine({name: src}, **kw)
+
+
+def decide(eng: RegorusEngine, inp: Any) -> Any:
+    return eng.evaluate(inp).value
+
+
+# --- the seed policies ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("inp", "allow", "deny"),
+    [
+        (LOCAL, True, []),
+        (
+            image("docker.io/library/node:20", "docker.io", "node", tag="20"),
+            False,
+            [
+                "Image docker.io/library/node:20 must use a digest reference (e.g., "
+                "@sha256:...). Tags alone are not allowed."
+            ],
+        ),
+        (
+            image(
+                f"registry.company.com/base/node:20@{DIGEST}",
+                "registry.company.com",
+                "registry.company.com/base/node",
+                digest=DIGEST,
+            ),
+            True,
+            [],
+        ),
+        (
+            image(f"quay.io/a/b@{DIGEST}", "quay.io", "quay.io/a/b", digest=DIGEST),
+            False,
+            [f"Registry quay.io is not in the approved list. Allowed: {APPROVED}"],
+        ),
+        (http("https://example.com/x.tar.gz"), True, []),
+        (
+            http("http://example.com/x.tar.gz"),
+            False,
+            ["All HTTP downloads must use HTTPS. Plain HTTP is not allowed."],
+        ),
+        (git("https://github.com/a/b.git"), True, []),
+        ({"env": ENV}, False, []),
+    ],
+)
+def test_gatekeeper_decisions(inp: Any, allow: bool, deny: list[str]) -> None:
+    assert decide(engine(GATEKEEPER), inp) == {"allow": allow, "deny_msg": deny}
+
+
+def trusted_tag(tag: Any, keyfile: str) -> Any:
+    """A stand-in verifier: Buildx's builtin errors (→ undefined) on a bad signature."""
+    assert keyfile == "trusted-maintainers.asc"
+    return True if tag.get("tagger", {}).get("email") == "maintainer@company.com" else UNDEFINED
+
+
+LOCKDOWN_BUILTINS = [Builtin("verify_git_signature", 2, trusted_tag)]
+SIGNED_TAG = {
+    "object": "c" * 40,
+    "type": "commit",
+    "tag": "v1.0",
+    "tagger": {"name": "M", "email": "maintainer@company.com"},
+    "pgpSignature": {"version": 4, "keyID": "0123456789abcdef"},
+}
+
+
+@pytest.mark.parametrize(
+    ("inp", "allow", "deny"),
+    [
+        (LOCAL, True, []),
+        (
+            image(
+                f"registry.company.com/base/golang:1.23@{DIGEST}",
+                "registry.company.com",
+                "registry.company.com/base/golang",
+                digest=DIGEST,
+                hasProvenance=True,
+            ),
+            True,
+            [],
+        ),
+        (
+            image(
+                f"registry.company.com/base/golang:1.23@{DIGEST}",
+                "registry.company.com",
+                "registry.company.com/base/golang",
+                digest=DIGEST,
+            ),
+            False,
+            [
+                f"Internal image registry.company.com/base/golang:1.23@{DIGEST} requires "
+                "provenance attestations. Rebuild with --provenance=true"
+            ],
+        ),
+        (
+            image(
+                "docker.io/library/golang:1.23",
+                "docker.io",
+                "golang",
+                checksum="sha256:def456abc789...",
+            ),
+            True,
+            [],
+        ),
+        (image("docker.io/library/alpine:3", "docker.io", "alpine", checksum=DIGEST), False, []),
+        (http("https://releases.internal.com/config-v2.1.tar.gz"), True, []),
+        (
+            http("https://evil.example/x"),
+            False,
+            [
+                "Download from evil.example is not allowed. Approved hosts: "
+                '["releases.internal.com", "artifacts.company.com"]'
+            ],
+        ),
+        (git("https://github.com/our-org/svc.git"), True, []),
+        (git("https://github.com/other/lib.git", tagName="v1.0", tag=SIGNED_TAG), True, []),
+        (
+            git(
+                "https://github.com/other/lib.git",
+                tagName="v1.0",
+                tag={**SIGNED_TAG, "tagger": {"name": "X", "email": "x@evil.example"}},
+            ),
+            False,
+            [
+                "External Git repo https://github.com/other/lib.git requires a signed tag "
+                "from a trusted maintainer"
+            ],
+        ),
+        (
+            git("https://github.com/other/lib.git", branch="main"),
+            False,
+            [
+                "External Git repo https://github.com/other/lib.git requires a signed tag "
+                "from a trusted maintainer"
+            ],
+        ),
+    ],
+)
+def test_lockdown_decisions(inp: Any, allow: bool, deny: list[str]) -> None:
+    eng = engine(LOCKDOWN, builtins=LOCKDOWN_BUILTINS)
+    assert decide(eng, inp) == {"allow": allow, "deny_msg": deny}
+
+
+def test_builtin_receives_the_input_subobject() -> None:
+    seen: list[tuple[Any, str]] = []
+
+    def record(obj: Any, keyfile: str) -> bool:
+        seen.append((obj, keyfile))
+        return True
+
+    eng = engine(LOCKDOWN, builtins=[Builtin("verify_git_signature", 2, record)])
+    inp = git("https://github.com/other/lib.git", tagName="v1.0", tag=SIGNED_TAG)
+    assert decide(eng, inp)["allow"] is True
+    assert seen == [(SIGNED_TAG, "trusted-maintainers.asc")]
+
+
+# --- builtins ------------------------------------------------------------------------------
+
+
+def test_builtins_called_from_rego() -> None:
+    src = """\
+package docker
+
+cfg := load_json("registries.json")
+
+allow if input.image.host in cfg.registries
+
+decision := {"allow": allow, "n": count(cfg.registries), "stamp": stamp, "dotted": x.y(2)}
+"""
+    files = {"registries.json": {"registries": ["ghcr.io", "docker.io"]}}
+    eng = engine(
+        src,
+        builtins=[
+            Builtin("load_json", 1, lambda p: files[p]),
+            Builtin("stamp", 0, lambda: "t0"),
+            Builtin("x.y", 1, lambda n: n * 21),
+        ],
+    )
+    got = decide(eng, image("ghcr.io/a/b:1", "ghcr.io", "ghcr.io/a/b"))
+    assert got == {"allow": True, "n": 2, "stamp": "t0", "dotted": 42}
+    # no default for allow: the decision object itself is undefined
+    assert decide(eng, image("quay.io/a/b:1", "quay.io", "quay.io/a/b")) is UNDEFINED
+
+
+def test_builtin_undefined_fails_the_rule_and_negates() -> None:
+    src = """\
+package docker
+
+default pos := false
+
+pos if check(input.v)
+
+default neg := false
+
+neg if not check(input.v)
+
+decision := {"pos": pos, "neg": neg}
+"""
+    eng = engine(src, builtins=[Builtin("check", 1, lambda v: True if v == 1 else UNDEFINED)])
+    assert decide(eng, {"v": 1}) == {"pos": True, "neg": False}
+    assert decide(eng, {"v": 2}) == {"pos": False, "neg": True}
+
+
+class NoValue(Exception):  # a builtin's "undefined", as buildsig's builtins use
+    pass
+
+
+def test_builtin_undefined_by_exception_and_per_evaluation_overrides() -> None:
+    def never(v: Any) -> Any:
+        raise NoValue
+
+    src = "package docker\n\ndefault allow := false\n\nallow if check(input.v)\n"
+    eng = engine(src, builtins=[Builtin("check", 1, never, undefined_on=(NoValue,))])
+    assert eng.evaluate({"v": 1}, "data.docker.allow").value is False
+    # a builtin bound to one input replaces the registered function for one evaluation
+    got = eng.evaluate({"v": 1}, "data.docker.allow", overrides={"check": lambda v: v == 1})
+    assert got.value is True
+    assert eng.evaluate({"v": 1}, "data.docker.allow").value is False
+    with pytest.raises(PolicyConfigError, match="not registered builtins: nope"):
+        eng.evaluate({}, overrides={"nope": len})
+
+
+POLICY_CALLS = """\
+package docker
+
+default allow := false
+
+allow if verify_git_signature(input.git.commit, "keys.asc")
+
+negated if not verify_git_signature(input.git.commit, "keys.asc")
+
+decision := {"allow": allow}
+"""
+
+
+def test_builtin_raising_buildsig_error_surfaces_unchanged() -> None:
+    def missing(obj: Any, keyfile: str) -> bool:
+        raise NotFoundError(f"key file {keyfile} not found", source=keyfile)
+
+    eng = engine(POLICY_CALLS, builtins=[Builtin("verify_git_signature", 2, missing)])
+    inp = git("https://github.com/a/b.git", commit={"tree": "t"})
+    with pytest.raises(NotFoundError, match=r"keys\.asc not found"):
+        eng.evaluate(inp)
+    # under `not` too: an error never turns into "not verified"
+    with pytest.raises(NotFoundError):
+        eng.evaluate(inp, "data.docker.negated")
+
+
+def test_builtin_raising_other_error_is_policy_config_error() -> None:
+    def broken(obj: Any, keyfile: str) -> bool:
+        raise ValueError("bad keyring")
+
+    eng = engine(POLICY_CALLS, builtins=[Builtin("verify_git_signature", 2, broken)])
+    with pytest.raises(
+        PolicyConfigError, match=r"verify_git_signature failed: ValueError: bad keyring"
+    ) as ei:
+        eng.evaluate(git("https://github.com/a/b.git", commit={}))
+    assert isinstance(ei.value.__cause__, ValueError)
+    # the engine stays usable afterwards
+    ok = engine(POLICY_CALLS, builtins=[Builtin("verify_git_signature", 2, lambda o, k: True)])
+    assert decide(ok, git("https://github.com/a/b.git", commit={})) == {"allow": True}
+
+
+def test_builtin_returning_non_json_is_an_error() -> None:
+    eng = engine(POLICY_CALLS, builtins=[Builtin("verify_git_signature", 2, lambda o, k: object())])
+    with pytest.raises(RegoError, match="not JSON-compatible"):
+        eng.evaluate(git("https://github.com/a/b.git", commit={}))
+
+
+def test_builtin_definitions_are_checked() -> None:
+    with pytest.raises(PolicyConfigError, match="invalid builtin name"):
+        Builtin("bad name", 1, len)
+    with pytest.raises(PolicyConfigError, match="invalid builtin name"):
+        Builtin("print", 1, len)
+    with pytest.raises(PolicyConfigError, match="registered twice"):
+        engine("package docker\n", builtins=[Builtin("f", 1, len), Builtin("f", 1, len)])
+
+
+def test_unknown_function_is_an_error_not_undefined() -> None:
+    eng = engine('package docker\n\nallow if verify_git_signature(input.git.tag, "k")\n')
+    with pytest.raises(RegoError, match=r"Dockerfile.rego:3:\d+: could not find function") as ei:
+        eng.evaluate(git("https://github.com/a/b.git", tag={}), "data.docker.allow")
+    assert ei.value.line == 3
+
+
+# --- print, errors, undefined --------------------------------------------------------------
+
+
+def test_print_output_is_captured_per_evaluation() -> None:
+    src = """\
+package docker
+
+allow if {
+    print("checking", input.image.ref, input.image.labels)
+    input.image.host == "docker.io"
+}
+
+decision := {"allow": allow}
+"""
+    eng = engine(src)
+    res = eng.evaluate(image("docker.io/library/a:1", "docker.io", "a", labels={"k": "v"}))
+    assert res.value == {"allow": True}
+    assert res.prints == ('Dockerfile.rego:4: checking docker.io/library/a:1 {"k": "v"}',)
+    # as in OPA, undefined operands print as <undefined> and the rule body goes on to fail
+    res = eng.evaluate(LOCAL)
+    assert res.value is UNDEFINED
+    assert res.prints == ("Dockerfile.rego:4: checking <undefined> <undefined>",)
+
+
+def test_syntax_error_has_location() -> None:
+    src = "package docker\n\nallow if {\n    input.image.host ==\n}\n"
+    with pytest.raises(RegoError) as ei:
+        engine(src, name="policies/app.Dockerfile.rego")
+    err = ei.value
+    assert isinstance(err, PolicyConfigError)
+    assert (err.source, err.line, err.column) == ("policies/app.Dockerfile.rego", 5, 1)
+    assert str(err).startswith("invalid policy: policies/app.Dockerfile.rego:5:1: ")
+    assert "input.image.host ==" in (err.detail or "") or "}" in (err.detail or "")
+    assert pickle.loads(pickle.dumps(err)).line == 5
+
+
+def test_rego_v1_syntax_and_import_rego_v1() -> None:
+    with pytest.raises(RegoError, match="`if` keyword is required"):
+        engine("package docker\n\nallow { input.local }\n")
+    eng = engine("package docker\n\nimport rego.v1\n\nallow if input.local\n")
+    assert eng.evaluate(LOCAL, "data.docker.allow").value is True
+
+
+def test_conflict_and_runtime_errors() -> None:
+    with pytest.raises(RegoError, match="conflict"):
+        engine("package docker\n\nx := 1\n\nx := 2\n").evaluate({}, "data.docker.x")
+    with pytest.raises(RegoError, match=r"Dockerfile.rego:3:\d+: divide by zero"):
+        engine("package docker\n\nx := input.n / 0\n").evaluate({"n": 1}, "data.docker.x")
+
+
+def test_undefined_is_not_false() -> None:
+    src = 'package docker\n\nyes if input.a\n\nno := false\n\ndecision := {"allow": yes}\n'
+    eng = engine(src)
+    assert eng.evaluate({}, "data.docker.no").value is False
+    assert eng.evaluate({}, "data.docker.no").defined
+    res = eng.evaluate({}, "data.docker.yes")
+    assert res.value is UNDEFINED and not res.defined
+    assert eng.evaluate({}).value is UNDEFINED  # decision depends on an undefined rule
+    assert eng.evaluate({"a": True}).value == {"allow": True}
+    assert eng.evaluate({}, "data.docker.nosuch").value is UNDEFINED
+    assert pickle.loads(pickle.dumps(UNDEFINED)) is UNDEFINED
+
+
+def test_no_input_differs_from_empty_input() -> None:
+    eng = engine("package docker\n\nhas_input if input\n\nnone if not input\n")
+    assert eng.evaluate(None, "data.docker.none").value is True
+    assert eng.evaluate({}, "data.docker.has_input").value is True
+
+
+def test_data_documents_and_packages() -> None:
+    src = "package docker\n\nallow if input.image.host in data.config.registries\n"
+    eng = RegorusEngine(
+        {"Dockerfile.rego": src, "lib/util.rego": "package lib.util\n\nn := 1\n"},
+        data={"config": {"registries": ["ghcr.io"]}},
+    )
+    assert eng.evaluate(image("ghcr.io/a:1", "ghcr.io", "ghcr.io/a"), "data.docker.allow").value
+    assert eng.packages() == ["data.docker", "data.lib.util"]
+    assert eng.evaluate(None, "data.lib.util.n").value == 1
+
+
+def test_input_must_be_json() -> None:
+    eng = engine("package docker\n\nallow if input.local\n")
+    with pytest.raises(InvalidInputError):
+        eng.evaluate({"x": object()})
+    with pytest.raises(InvalidInputError):
+        eng.evaluate({"x": float("nan")})
+
+
+# --- input-field scan ----------------------------------------------------------------------
+
+
+def test_scan_seed_policies() -> None:
+    assert scan_input_fields({"a.rego": GATEKEEPER}) == {
+        "local",
+        "image",
+        "image.host",
+        "image.isCanonical",
+        "image.ref",
+        "http",
+        "http.schema",
+        "git",
+    }
+    assert scan_input_fields({"a.rego": LOCKDOWN}) == {
+        "local",
+        "image",
+        "image.host",
+        "image.isCanonical",
+        "image.hasProvenance",
+        "image.repo",
+        "image.checksum",
+        "image.ref",
+        "http",
+        "http.schema",
+        "http.host",
+        "git",
+        "git.remote",
+        "git.tagName",
+        "git.tag",
+    }
+
+
+SIGNATURE_POLICY = """\
+package docker
+
+default allow := false
+
+img := input.image
+
+allow if {
+    input.image.signatures[_].signer.issuer == "https://token.actions.githubusercontent.com"
+    input["git"]["commit"]
+    some label in img.labels
+    label == "x"
+}
+
+allow if {
+    some sig in input.image.provenance.materials[0].image.signatures
+    sig.kind == "docker-github-builder"
+    every m in input.image.provenance.materials {
+        m.image.host == "docker.io"
+    }
+}
+
+allow if {
+    g := input.git
+    g.tag.tagger.email == "a@b"
+    h := g
+    h.isAnnotatedTag
+}
+
+allow if signed_by(input.image, "moby/buildkit")
+
+signed_by(image, repo) if {
+    some s in image.signatures
+    s.signer.sourceRepositoryURI == concat("", ["https://github.com/", repo])
+}
+
+allow if {
+    k := "http"
+    input[k].checksum
+}
+
+# input.env.target in a comment, and "input.env.args" in a string, are not references
+note := "input.env.args"
+
+decision := {"allow": allow}
+"""
+
+
+def test_scan_follows_aliases_and_is_conservative() -> None:
+    assert scan_input_fields({"a.rego": SIGNATURE_POLICY}) == {
+        "image",  # img := input.image, a reference in its own right
+        "image.signatures",  # [_] and the fields below it trim to the key
+        "git.commit",  # input["git"]["commit"]
+        "image.labels",  # some label in img.labels, through the alias
+        "image.provenance.materials[0].image.signatures",  # a literal material index
+        "image.provenance.materials",  # every m in …: m's fields are not followed
+        "git",  # g := input.git
+        "git.tag",  # g.tag.tagger.email
+        "git.isAnnotatedTag",  # through h := g
+        WHOLE_INPUT,  # input[k] with a computed key
+    }
+
+
+def test_scan_whole_input_and_tests_excluded() -> None:
+    mods = {
+        "Dockerfile.rego": 'package docker\n\nallow if input.image.host == "x"\n',
+        "Dockerfile_test.rego": (
+            "package docker\n\nhelper if input.git.ref\n\n"
+            'test_a if allow with input as {"git": {}}\n'
+        ),
+    }
+    # keys of the `with input as` object are data, not references
+    assert scan_input_fields(mods) == {"image.host"}
+    assert scan_input_fields(mods, include_tests=True) == {"image.host", "git.ref"}
+    assert scan_input_fields(
+        {"a.rego": "package docker\n\nallow if f(input)\n\nf(x) if x.git.ref\n"}
+    ) == {"git.ref"}
+    assert scan_input_fields({"a.rego": "package docker\n\nallow if count(input) > 1\n"}) == {
+        WHOLE_INPUT
+    }
