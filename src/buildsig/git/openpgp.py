@@ -59,7 +59,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from buildsig.errors import PolicyConfigError
+from buildsig.errors import InvalidInputError, PolicyConfigError
 from buildsig.git import _pgp_packets as pp
 from buildsig.git.result import Reason, SignatureCheck, SignerIdentity
 
@@ -852,6 +852,71 @@ def verify_openpgp(
     signature-expiration checks; key expiry is judged at the signature's creation time.
     ``allow_sha1`` admits SHA-1 data signatures (old git.git releases); MD5 never passes.
     """
+
+    def digest_of(sig: pp.SignaturePacket) -> bytes | None:
+        data = payload
+        if sig.sig_type == _SIG_TYPE_TEXT:
+            data = payload.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        return _digest(sig, (data,))
+
+    return _verify_detached(armored_signature, keyring, digest_of, allow_sha1, now)
+
+
+def checksum_request(armored_signature: bytes) -> tuple[str, bytes]:
+    """What a detached signature hashes after the data: ``(hashlib name, trailer)``.
+
+    Buildx's ``verify_http_pgp_signature`` asks the builder for ``H(content || trailer)``
+    so the content itself never has to be fetched by the policy; only v4 binary signatures
+    with SHA-256/384/512 can be checked that way. InvalidInputError otherwise.
+    """
+    try:
+        sig = _parse_detached(bytes(armored_signature))
+    except pp.PacketError as exc:
+        raise InvalidInputError(f"failed to parse detached signature: {exc}") from None
+    name = {pp.HASH_SHA256: "sha256", pp.HASH_SHA384: "sha384", pp.HASH_SHA512: "sha512"}.get(
+        sig.hash_algorithm
+    )
+    if name is None:
+        raise InvalidInputError(
+            "unsupported signature hash "
+            f"{pp.HASH_NAMES.get(sig.hash_algorithm, sig.hash_algorithm)}"
+        )
+    if sig.version != 4:
+        raise InvalidInputError(
+            f"a version {sig.version} signature cannot be checked against a content digest"
+        )
+    return name, sig.trailer()
+
+
+def verify_openpgp_prehashed(
+    armored_signature: bytes,
+    digest: bytes,
+    keyring: OpenPGPKeyring,
+    *,
+    now: datetime | None = None,
+) -> SignatureCheck:
+    """Verify a detached signature given ``digest`` = H(content || trailer) only.
+
+    The counterpart of :func:`checksum_request`: the same key, expiry, revocation and
+    weak-algorithm rules as :func:`verify_openpgp`, without the content. A text-mode
+    signature cannot be checked this way (its data is line-ending-normalised first).
+    """
+
+    def digest_of(sig: pp.SignaturePacket) -> bytes | None:
+        if sig.version != 4 or sig.sig_type != _SIG_TYPE_BINARY:
+            return None
+        return bytes(digest)
+
+    return _verify_detached(armored_signature, keyring, digest_of, False, now)
+
+
+def _verify_detached(
+    armored_signature: bytes,
+    keyring: OpenPGPKeyring,
+    digest_of: Callable[[pp.SignaturePacket], bytes | None],
+    allow_sha1: bool,
+    now: datetime | None,
+) -> SignatureCheck:
     try:
         sig = _parse_detached(bytes(armored_signature))
     except TypeError:
@@ -912,12 +977,14 @@ def verify_openpgp(
             f"{hash_name} data signatures are never accepted",
             _identity(keyring, *usable[0], sig),
         )
-    data = payload
-    if sig.sig_type == _SIG_TYPE_TEXT:
-        data = payload.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    digest = _digest(sig, (data,))
-    if digest is None:  # pragma: no cover - every remaining hash is in hashlib
-        return _fail(Reason.MALFORMED, f"hash algorithm {hash_name} is unavailable", hint)
+    digest = digest_of(sig)
+    if digest is None:
+        return _fail(
+            Reason.MALFORMED,
+            f"a {hash_name} version {sig.version} type 0x{sig.sig_type:02x} signature cannot "
+            "be checked against this data",
+            hint,
+        )
     now_s = _now_seconds(now)
     failures: list[SignatureCheck] = []
     for cert, kp in usable:
