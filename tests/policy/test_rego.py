@@ -7,7 +7,11 @@ shapes Buildx builds (reference §1): absent keys stay absent, never ``false``.
 
 from __future__ import annotations
 
+import functools
+import os
 import pickle
+import signal
+import time
 from typing import Any
 
 import pytest
@@ -17,8 +21,12 @@ from buildsig.policy import (
     UNDEFINED,
     WHOLE_INPUT,
     Builtin,
+    Limits,
+    PolicyBundle,
     RegoError,
     RegorusEngine,
+    evaluate_isolated,
+    run_tests_isolated,
     scan_input_fields,
 )
 
@@ -681,3 +689,222 @@ def test_scan_whole_input_and_tests_excluded() -> None:
     assert scan_input_fields({"a.rego": "package docker\n\nallow if count(input) > 1\n"}) == {
         WHOLE_INPUT
     }
+
+
+# --- policy test ---------------------------------------------------------------------------
+
+GATEKEEPER_TESTS = """\
+package docker
+
+test_local_allowed if {
+    decision.allow with input as {"local": {"name": "context"}}
+}
+
+test_tag_only_denied if {
+    not decision.allow with input as {"image": {
+        "host": "docker.io",
+        "ref": "docker.io/library/node:20",
+    }}
+}
+
+test_wrong_expectation if {
+    decision.allow with input as {"http": {"schema": "http", "host": "example.com"}}
+}
+
+test_constant := true
+
+helper(x) := x
+"""
+
+
+def test_policy_tests_report_pass_fail_and_decisions() -> None:
+    eng = RegorusEngine({"Dockerfile.rego": GATEKEEPER, "Dockerfile_test.rego": GATEKEEPER_TESTS})
+    results = {r.name: r for r in eng.run_tests()}
+    assert list(results) == [
+        "test_constant",
+        "test_local_allowed",
+        "test_tag_only_denied",
+        "test_wrong_expectation",
+    ]
+    assert [r.passed for r in results.values()] == [True, True, True, False]
+    local = results["test_local_allowed"]
+    assert local.package == "data.docker"
+    assert local.input == {"local": {"name": "context"}}
+    assert local.decision == {"allow": True, "deny_msg": []}
+    failed = results["test_wrong_expectation"]
+    assert failed.input == {"http": {"schema": "http", "host": "example.com"}}
+    assert failed.decision == {
+        "allow": False,
+        "deny_msg": ["All HTTP downloads must use HTTPS. Plain HTTP is not allowed."],
+    }
+    # policy references the test input lacks (the test module's own are not counted)
+    assert failed.missing_input == (
+        "input.git",
+        "input.image",
+        "input.image.host",
+        "input.image.isCanonical",
+        "input.image.ref",
+        "input.local",
+    )
+    assert results["test_constant"].input is None
+    assert results["test_constant"].decision is UNDEFINED
+    assert [r.name for r in eng.run_tests("denied")] == ["test_tag_only_denied"]
+
+
+def test_policy_tests_errors() -> None:
+    with pytest.raises(PolicyConfigError, match="no policy tests found"):
+        engine(GATEKEEPER).run_tests()
+    eng = RegorusEngine({"Dockerfile.rego": GATEKEEPER, "Dockerfile_test.rego": GATEKEEPER_TESTS})
+    with pytest.raises(PolicyConfigError, match="no tests found"):
+        eng.run_tests("nothing-matches")
+    two = """\
+package docker
+
+test_two if {
+    decision.allow with input as {"local": {}}
+    decision.allow with input as {"git": {}}
+}
+
+test_broken if {
+    n := 1
+    n / 0
+}
+"""
+    res = {r.name: r for r in RegorusEngine({"a.rego": GATEKEEPER, "a_test.rego": two}).run_tests()}
+    assert res["test_two"].passed
+    assert res["test_two"].error == "multiple input overrides"
+    assert not res["test_broken"].passed
+    assert res["test_broken"].error is not None
+    assert "divide by zero" in res["test_broken"].error
+
+
+def test_policy_tests_in_their_own_package_with_a_builtin() -> None:
+    tests = """\
+package docker_test
+
+import data.docker
+
+test_signed_external_tag if {
+    docker.decision.allow with input as {"git": {
+        "remote": "https://github.com/other/lib.git",
+        "tagName": "v1.0",
+        "tag": {"tagger": {"email": "maintainer@company.com"}},
+    }}
+}
+
+test_unsigned_external_tag if {
+    not docker.decision.allow with input as {"git": {
+        "remote": "https://github.com/other/lib.git",
+        "tagName": "v1.0",
+        "tag": {"tagger": {"email": "x@evil.example"}},
+    }}
+}
+"""
+    eng = RegorusEngine(
+        {"Dockerfile.rego": LOCKDOWN, "tests/Dockerfile_test.rego": tests},
+        builtins=LOCKDOWN_BUILTINS,
+    )
+    results = eng.run_tests()
+    assert [(r.name, r.package, r.passed) for r in results] == [
+        ("test_signed_external_tag", "data.docker_test", True),
+        ("test_unsigned_external_tag", "data.docker_test", True),
+    ]
+    assert results[1].decision["deny_msg"] == [
+        "External Git repo https://github.com/other/lib.git requires a signed tag from a "
+        "trusted maintainer"
+    ]
+
+
+# --- limits --------------------------------------------------------------------------------
+
+
+def test_module_size_caps() -> None:
+    small = Limits(max_module_bytes=200, max_total_bytes=300, max_modules=2, max_lines=20)
+    with pytest.raises(PolicyConfigError, match=r"a\.rego is \d+ bytes, over the 200 byte"):
+        RegorusEngine({"a.rego": "package docker\n" + "# pad\n" * 40}, limits=small)
+    with pytest.raises(PolicyConfigError, match="over the 20 line limit"):
+        RegorusEngine({"a.rego": "package docker\n" + "\n" * 25}, limits=small)
+    with pytest.raises(PolicyConfigError, match="total 348 bytes, over the 300 byte limit"):
+        RegorusEngine(
+            {"a.rego": "package a\n" + "#" * 164, "b.rego": "package b\n" + "#" * 164}, limits=small
+        )
+    with pytest.raises(PolicyConfigError, match="too many policy modules: 3 > 2"):
+        RegorusEngine({f"{c}.rego": f"package {c}\n" for c in "abc"}, limits=small)
+    with pytest.raises(PolicyConfigError, match=r"a\.rego:2: line is 51 characters"):
+        RegorusEngine({"a.rego": "package a\n" + "#" * 51}, limits=Limits(max_line_chars=50))
+    with pytest.raises(PolicyConfigError, match="no policy modules"):
+        RegorusEngine({})
+    assert RegorusEngine({"a.rego": "package docker\n\nallow := true\n"}, limits=small)
+
+
+# --- isolation -----------------------------------------------------------------------------
+
+RUNAWAY = """\
+package docker
+
+spin := count([1 |
+    some i in numbers.range(1, 200000)
+    some j in numbers.range(1, 200000)
+    i == j + 1000000000
+])
+
+decision := {"allow": spin > 0}
+"""
+
+
+def test_isolated_evaluation_returns_results_and_prints() -> None:
+    src = GATEKEEPER.replace(
+        "allow if input.local",
+        'allow if {\n    print("local", input.local.name)\n    input.local\n}',
+    )
+    bundle = PolicyBundle({"Dockerfile.rego": src}, builtins=[Builtin("up", 1, str.upper)])
+    res = evaluate_isolated(bundle, LOCAL, timeout=60)
+    assert res.value == {"allow": True, "deny_msg": []}
+    assert res.prints == ("Dockerfile.rego:6: local context",)
+    assert evaluate_isolated(bundle, LOCAL, "data.docker.up", timeout=60).value is UNDEFINED
+    q = "data.docker.approved_registries[0]"
+    assert evaluate_isolated(bundle, None, q, timeout=60).value == "registry.company.com"
+
+
+def test_isolated_errors_come_back_intact() -> None:
+    with pytest.raises(RegoError) as ei:
+        evaluate_isolated(PolicyBundle({"p.rego": "package docker\n\nallow if {\n"}), timeout=60)
+    assert (ei.value.source, ei.value.line) == ("p.rego", 4)
+    # a buildsig error raised by a builtin in the child keeps its class and attributes
+    raising = functools.partial(_raise_not_found, "keys.asc")
+    bundle = PolicyBundle(
+        {"Dockerfile.rego": POLICY_CALLS}, builtins=[Builtin("verify_git_signature", 2, raising)]
+    )
+    with pytest.raises(NotFoundError) as nf:
+        evaluate_isolated(bundle, git("https://github.com/a/b.git", commit={}), timeout=60)
+    assert nf.value.source == "keys.asc"
+
+
+def _raise_not_found(source: str, *args: Any) -> Any:
+    raise NotFoundError("key file not found", source=source)
+
+
+def test_isolated_policy_tests() -> None:
+    bundle = PolicyBundle({"Dockerfile.rego": GATEKEEPER, "Dockerfile_test.rego": GATEKEEPER_TESTS})
+    results = run_tests_isolated(bundle, "local", timeout=60)
+    assert [(r.name, r.passed) for r in results] == [("test_local_allowed", True)]
+    assert results[0].decision == {"allow": True, "deny_msg": []}
+
+
+def test_runaway_policy_is_killed_at_the_timeout() -> None:
+    bundle = PolicyBundle({"Dockerfile.rego": RUNAWAY}, limits=Limits(timeout=3))
+    start = time.monotonic()
+    with pytest.raises(RegoError, match=r"exceeded the 3 s time limit"):
+        evaluate_isolated(bundle, LOCAL)
+    assert time.monotonic() - start < 20
+
+
+def test_child_crash_is_reported() -> None:
+    src = 'package docker\n\ndecision := {"allow": crash(7)}\n'
+    bundle = PolicyBundle({"Dockerfile.rego": src}, builtins=[Builtin("crash", 1, os._exit)])
+    with pytest.raises(RegoError, match=r"policy engine process died \(exit code 7\)"):
+        evaluate_isolated(bundle, LOCAL, timeout=60)
+    src = 'package docker\n\ndecision := {"allow": abort}\n'
+    bundle = PolicyBundle({"Dockerfile.rego": src}, builtins=[Builtin("abort", 0, os.abort)])
+    with pytest.raises(RegoError, match=rf"died \(signal {int(signal.SIGABRT)}\)"):
+        evaluate_isolated(bundle, LOCAL, timeout=60)
