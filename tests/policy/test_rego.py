@@ -906,5 +906,95 @@ def test_child_crash_is_reported() -> None:
         evaluate_isolated(bundle, LOCAL, timeout=60)
     src = 'package docker\n\ndecision := {"allow": abort}\n'
     bundle = PolicyBundle({"Dockerfile.rego": src}, builtins=[Builtin("abort", 0, os.abort)])
-    with pytest.raises(RegoError, match=rf"died \(signal {int(signal.SIGABRT)}\)"):
+    with pytest.raises(RegoError, match=rf"died \(signal {int(signal.SIGABRT)}\b"):
         evaluate_isolated(bundle, LOCAL, timeout=60)
+
+
+def test_memory_limit_of_the_child() -> None:
+    src = 'package docker\n\ndecision := {"allow": count(numbers.range(1, 400000000)) > 0}\n'
+    limits = Limits(max_memory_bytes=1 << 30, timeout=60)
+    with pytest.raises(
+        RegoError, match=r"policy engine process died \(signal 6; .* memory limit\)"
+    ):
+        evaluate_isolated(PolicyBundle({"Dockerfile.rego": src}, limits=limits), LOCAL)
+
+
+# --- Buildx compatibility ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        'http.send({"url": "https://x", "method": "GET"})',
+        'net.cidr_contains("10.0.0.0/8", "10.1.1.1")',
+        'crypto.sha256("a")',
+        "opa.runtime()",
+        'trace("x")',
+        'io.jwt.decode("a")',
+    ],
+)
+def test_builtins_buildx_does_not_provide_are_refused(call: str) -> None:
+    with pytest.raises(RegoError, match=r"a\.rego:4:\d+: function .* is not available") as ei:
+        RegorusEngine({"a.rego": f"package docker\n\nallow if {{\n    {call}\n}}\n"})
+    assert ei.value.line == 4
+
+
+def test_allowed_standard_builtins_work() -> None:
+    src = """\
+package docker
+
+decision := {
+    "allow": regex.match(`^v[0-9]+$`, "v1"),
+    "semver": semver.compare("1.2.3", "1.10.0"),
+    "glob": glob.match("docker.io/*/node", ["/"], "docker.io/library/node"),
+    "units": units.parse_bytes("4KiB"),
+    "json": json.marshal({"a": [1]}),
+    "b64": base64.encode("x"),
+    "upper": upper(trim_space(" a ")),
+    "t": time.now_ns() > 0,
+}
+"""
+    assert engine(src).evaluate({}).value == {
+        "allow": True,
+        "semver": -1,
+        "glob": True,
+        "units": 4096,
+        "json": '{"a":[1]}',
+        "b64": "eA==",
+        "upper": "A",
+        "t": True,
+    }
+
+
+def test_test_input_override_may_use_package_rules_and_imports() -> None:
+    tests = """\
+package docker_test
+
+import data.docker
+
+fixture := {"image": {"host": "docker.io", "ref": "docker.io/library/node:20"}}
+
+test_fixture_denied if {
+    not docker.decision.allow with input as fixture
+}
+
+test_imported if {
+    docker.decision.allow with input as {"image": {
+        "host": docker.approved_registries[0],
+        "isCanonical": true,
+        "ref": "r",
+    }}
+}
+"""
+    eng = RegorusEngine({"Dockerfile.rego": GATEKEEPER, "Dockerfile_test.rego": tests})
+    res = {r.name: r for r in eng.run_tests()}
+    assert res["test_fixture_denied"].passed
+    assert res["test_fixture_denied"].input == {
+        "image": {"host": "docker.io", "ref": "docker.io/library/node:20"}
+    }
+    assert res["test_fixture_denied"].decision["deny_msg"] == [
+        "Image docker.io/library/node:20 must use a digest reference (e.g., @sha256:...). "
+        "Tags alone are not allowed."
+    ]
+    assert res["test_imported"].input["image"]["host"] == "registry.company.com"
+    assert res["test_imported"].decision == {"allow": True, "deny_msg": []}

@@ -28,6 +28,8 @@ from typing import Any, Final
 __all__ = [
     "WHOLE_INPUT",
     "ModuleAst",
+    "function_calls",
+    "import_texts",
     "input_overrides",
     "module_package",
     "parse_asts",
@@ -196,6 +198,33 @@ def input_overrides(module: ModuleAst, body: Any) -> list[str]:
                 text = module.text(n[1].get("span")) if n and isinstance(n[1], dict) else None
                 if text:
                     texts.append(text)
+    return texts
+
+
+def function_calls(module: ModuleAst) -> Iterator[tuple[str, int, int]]:
+    """Every call in a module as (dotted function name, line, column)."""
+    for d in _walk(module.ast):
+        call = d.get("Call")
+        if not isinstance(call, dict):
+            continue
+        fcn = call.get("fcn")
+        name = _var(fcn)
+        if name is None:
+            chain = _ref_chain(fcn)
+            if chain is None or chain[2] or not all(isinstance(p, str) for p in chain[1]):
+                continue
+            name = ".".join([chain[0], *(str(p) for p in chain[1])])
+        span = call.get("span") or {}
+        yield name, int(span.get("line", 0)), int(span.get("col", 0))
+
+
+def import_texts(module: ModuleAst) -> list[str]:
+    """The module's ``import`` statements, as written."""
+    texts = []
+    for imp in module.ast.get("imports", []):
+        text = module.text(imp.get("span")) if isinstance(imp, dict) else None
+        if text:
+            texts.append(text)
     return texts
 
 

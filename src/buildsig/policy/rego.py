@@ -36,6 +36,8 @@ from typing import Any, Final, Protocol
 from buildsig.errors import BuildsigError, InvalidInputError, PolicyConfigError
 from buildsig.policy._rego_scan import (
     ModuleAst,
+    function_calls,
+    import_texts,
     input_overrides,
     module_package,
     parse_asts,
@@ -89,6 +91,13 @@ UNDEFINED: Final = _Undefined()
 _BUILTIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _EXT_PREFIX = "__buildsig_ext"
 _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)\s*$", re.MULTILINE)
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Standard builtins regorus provides but Buildx does not allow (reference §2.9): a policy
+# using them would pass here and fail in a real build, so they are refused up front.
+FORBIDDEN_BUILTINS: Final = ("http.send", "opa.runtime", "trace")
+FORBIDDEN_BUILTIN_PREFIXES: Final = ("crypto.", "io.jwt.", "net.", "http.", "opa.", "rego.")
+
 _ERROR_LINE = re.compile(r"^error:\s*(?P<msg>.*)$", re.MULTILINE)
 
 
@@ -166,7 +175,9 @@ class Limits:
 
     ``max_module_bytes``/``max_total_bytes``/``max_modules``/``max_lines``/``max_line_chars``
     cap the sources (checked before parsing); ``timeout`` is the wall-clock limit, in
-    seconds, of one isolated run (in-process evaluation cannot be interrupted).
+    seconds, of one isolated run (in-process evaluation cannot be interrupted), and
+    ``max_memory_bytes`` the address-space limit of the isolated child (``None``: none;
+    an allocation beyond it aborts the child, reported as a crash).
     """
 
     max_module_bytes: int = 1 << 20
@@ -175,6 +186,7 @@ class Limits:
     max_lines: int = 50_000
     max_line_chars: int = 10_000
     timeout: float = 30.0
+    max_memory_bytes: int | None = 4 << 30
 
 
 @dataclass(frozen=True)
@@ -266,7 +278,7 @@ def _check_sizes(modules: Mapping[str, str], limits: Limits) -> None:
                 "byte limit",
                 source=name,
             )
-        lines = src.split("\n")
+        lines = src.splitlines()
         if len(lines) > limits.max_lines:
             raise PolicyConfigError(
                 f"policy module {name} has {len(lines)} lines, over the {limits.max_lines} "
@@ -337,6 +349,7 @@ class RegorusEngine:
             except RuntimeError as exc:
                 raise _engine_error(exc, "invalid policy") from None
         self._asts: list[ModuleAst] = parse_asts(engine.get_ast_as_json())
+        self._check_calls(builtins)
         if data is not None:
             try:
                 engine.add_data_json(_to_json_text(dict(data), "policy data"))
@@ -345,6 +358,22 @@ class RegorusEngine:
         self._add_builtins(engine, builtins)
         self._engine = engine
 
+    def _check_calls(self, builtins: Sequence[Builtin]) -> None:
+        """Refuse calls to standard builtins Buildx does not provide."""
+        own = {b.name for b in builtins}
+        for module in self._asts:
+            for name, line, col in function_calls(module):
+                if name in own:
+                    continue
+                if name in FORBIDDEN_BUILTINS or name.startswith(FORBIDDEN_BUILTIN_PREFIXES):
+                    raise RegoError(
+                        f"invalid policy: {module.file}:{line}:{col}: function {name} is not "
+                        "available in Buildx policies",
+                        source=module.file,
+                        line=line,
+                        column=col,
+                    )
+
     def _add_builtins(self, engine: Any, builtins: Sequence[Builtin]) -> None:
         """Register each builtin in every package as a Rego function over an extension.
 
@@ -352,7 +381,7 @@ class RegorusEngine:
         per package unwraps it, which is how a Python function can make a call undefined.
         """
         seen = self._builtin_names
-        packages = sorted({pkg for pkg in (module_package(a) for a in self._asts) if pkg})
+        packages = [p for p in self.packages() if all(_IDENT.match(x) for x in p.split("."))]
         wrappers: dict[str, list[str]] = {pkg: [] for pkg in packages}
         for b in builtins:
             if not isinstance(b, Builtin):
@@ -527,10 +556,7 @@ class RegorusEngine:
         error: str | None = None
         for module, body in bodies:
             for text in input_overrides(module, body):
-                try:
-                    got, _ = self._query(self._fresh(None), text)
-                except RegoError:
-                    continue
+                got = self._override_value(module, pkg, text)
                 if got is not UNDEFINED and got not in overrides:
                     overrides.append(got)
         if len(overrides) > 1:
@@ -557,6 +583,19 @@ class RegorusEngine:
             prints=prints,
         )
 
+    def _override_value(self, module: ModuleAst, pkg: str, text: str) -> Any:
+        """Evaluate a ``with input as`` expression in its module's package and imports."""
+        name = "__buildsig_input_override"
+        src = "\n".join(
+            [f"package {pkg.removeprefix('data.')}", *import_texts(module), f"{name} := {text}"]
+        )
+        try:
+            engine = self._fresh(None)
+            engine.add_policy(f"<input override in {module.file}>", src + "\n")
+            return self._query(engine, f"{pkg}.{name}")[0]
+        except (RuntimeError, RegoError):
+            return UNDEFINED
+
 
 def _is_test_file(name: str) -> bool:
     return name.rsplit("/", 1)[-1].endswith("_test.rego")
@@ -575,6 +614,14 @@ def _has_path(doc: Any, dotted: str) -> bool:
 
 def _child_main(conn: Any, kind: str, bundle: PolicyBundle, args: tuple[Any, ...]) -> None:
     """Entry point of the child process: build the engine, run, send the outcome back."""
+    if bundle.limits.max_memory_bytes is not None:
+        import resource
+
+        cap = bundle.limits.max_memory_bytes
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     try:
         engine = RegorusEngine(
             bundle.modules, data=bundle.data, builtins=bundle.builtins, limits=bundle.limits
@@ -608,6 +655,9 @@ def _run_isolated(
             proc.join(5)
             code = proc.exitcode
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            mem = bundle.limits.max_memory_bytes
+            if code == -6 and mem is not None:  # SIGABRT: how Rust reports a failed allocation
+                how += f"; it may have exceeded the {mem} byte memory limit"
             raise RegoError(f"policy engine process died ({how})") from None
     finally:
         if proc.is_alive():
