@@ -825,3 +825,91 @@ def test_dockerfile_parse_misreads_heredocs() -> None:
         "evil",
     ]
     assert run(text) == [(img("docker.io/library/alpine:latest"), 0, "FROM", 1)]
+
+
+# --- hostile input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FROM alpine:" + "${A:-" * 5000 + "x" + "}" * 5000 + "\n",
+        "FROM alpine\nONBUILD " + "ONBUILD " * 20000 + "RUN x\n",
+        "FROM alpine\nONBUILD BOGUS x\n",
+    ],
+    ids=["deep substitution", "deep onbuild", "unknown onbuild trigger"],
+)
+def test_hostile_input_is_a_clean_error(text: str) -> None:
+    with pytest.raises(DockerfileError):
+        full(text)
+
+
+def test_long_stage_chains_do_not_recurse() -> None:
+    n = 3000
+    lines = ["FROM alpine AS s0"]
+    lines += [f"FROM alpine AS s{i}\nCOPY --from=s{i - 1} / /" for i in range(1, n)]
+    got = full("\n".join(lines) + "\n")
+    assert [s.identifier for s in got] == [img("docker.io/library/alpine:latest")]
+
+
+def test_fuzz_never_crashes() -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    pieces = st.sampled_from(
+        [
+            "FROM ",
+            "alpine",
+            " AS a",
+            "\n",
+            "COPY ",
+            "--from=",
+            "a",
+            "0",
+            " x y",
+            "ADD ",
+            "https://e.com/r.git",
+            "#v1",
+            "?tag=1",
+            "$",
+            "{",
+            "}",
+            ":-",
+            ":?",
+            "ARG ",
+            "A=1",
+            "<<EOF",
+            "EOF",
+            "\\",
+            "`",
+            "# escape=`",
+            "# syntax=x",
+            "RUN ",
+            "--mount=",
+            "type=bind,from=b",
+            '["a", "b"]',
+            "'",
+            '"',
+            "ONBUILD ",
+            "ENV ",
+            "--platform=",
+            "$TARGETPLATFORM",
+            " ",
+            "\t",
+            "scratch",
+            "git@h:o/r",
+            "--checksum=sha256:0",
+        ]
+    )
+
+    @hypothesis.settings(max_examples=300, deadline=None)
+    @hypothesis.given(st.lists(pieces, max_size=40))
+    def check(parts: list[str]) -> None:
+        try:
+            got = full("".join(parts))
+        except DockerfileError:
+            return
+        for src in got:
+            assert src.kind in ("image", "http", "git", "local")
+            assert src.line >= 0
+
+    check()

@@ -109,6 +109,7 @@ class _LexError(Exception):
 
 
 _EOF: Final = ""
+_MAX_NESTING: Final = 100
 
 
 def _is_name_char(ch: str) -> bool:
@@ -172,6 +173,7 @@ class _Lexer:
         self.raw_quotes = raw_quotes
         self.raw_escapes = raw_escapes
         self.skip_unset = skip_unset
+        self.depth = 0
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else _EOF
@@ -311,6 +313,16 @@ class _Lexer:
         return "", False
 
     def dollar(self) -> str:
+        # Go's stacks grow; Python's do not. Nesting this deep is never meant.
+        self.depth += 1
+        if self.depth > _MAX_NESTING:
+            raise _LexError("substitution nested too deeply")
+        try:
+            return self._dollar()
+        finally:
+            self.depth -= 1
+
+    def _dollar(self) -> str:
         self.next()
         if self.peek() != "{":
             name = self.name()
@@ -719,7 +731,7 @@ def _parse_heredoc_word(word: str) -> _Heredoc | None:
     return _Heredoc(name=name, chomp=m.group(2) == "-", expand=expand)
 
 
-def _new_node(line: str, escape: str, number: int) -> _Node:
+def _new_node(line: str, escape: str, number: int, *, nested: bool = False) -> _Node:
     parts = _WHITESPACE_RE.split(line.strip(), maxsplit=1)
     command = parts[0]
     rest, flags = "", list[str]()
@@ -747,8 +759,8 @@ def _new_node(line: str, escape: str, number: int) -> _Node:
                 args = [rest]
         elif lower in ("arg", "env", "label"):
             args = _parse_words(rest, escape)
-        elif lower == "onbuild" and rest:
-            sub = _new_node(rest, escape, number)
+        elif lower == "onbuild" and rest and not nested:
+            sub = _new_node(rest, escape, number, nested=True)
     except _NotStringArray:
         raise DockerfileError("only strings allowed in JSON array", line=number) from None
     return _Node(lower, flags, rest, args, json_form, number, sub=sub)
@@ -991,6 +1003,7 @@ class _State:
     commands: list[_Cmd] = dataclasses.field(default_factory=list)
     base: _State | None = None
     deps: list[_State] = dataclasses.field(default_factory=list)
+    dep_ids: set[int] = dataclasses.field(default_factory=set)
     unregistered: bool = False
     dispatched: bool = False
     onbuild_done: bool = False
@@ -1044,6 +1057,8 @@ def _to_command(node: _Node) -> _Cmd:
         if node.sub is None:
             raise DockerfileError("ONBUILD requires at least one argument", line=node.line)
         trigger = node.sub.command.upper()
+        if node.sub.command not in _KNOWN_INSTRUCTIONS:
+            raise DockerfileError(f"unknown instruction: {trigger}", line=node.line)
         if trigger == "ONBUILD":
             raise DockerfileError(
                 "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", line=node.line
@@ -1277,11 +1292,13 @@ def _default_args(
 def _closure(target: _State) -> list[_State]:
     """The stages (and images) ``target`` needs: its base and dependencies, recursively."""
     reachable: list[_State] = []
+    seen: set[int] = set()
     pending = [target]
     while pending:
         state = pending.pop()
-        if any(r is state for r in reachable):
+        if id(state) in seen:
             continue
+        seen.add(id(state))
         reachable.append(state)
         if state.base is not None:
             pending.append(state.base)
@@ -1470,33 +1487,36 @@ class _Builder:
                 deps.append(dep)
             cmd.deps = deps
         for dep in cmd.deps:
-            if dep not in state.deps:
+            if id(dep) not in state.dep_ids:
+                state.dep_ids.add(id(dep))
                 state.deps.append(dep)
 
     def _check_cycles(self) -> None:
+        """``validateCircularDependency``, without recursion (chains can be long)."""
         visited: set[int] = set()
-        path: set[int] = set()
-
-        def visit(state: _State) -> _State | None:
-            if id(state) in visited:
-                return None
-            visited.add(id(state))
-            path.add(id(state))
-            for dep in state.deps:
+        for root in self.states:
+            if id(root) in visited:
+                continue
+            visited.add(id(root))
+            path = {id(root)}
+            stack: list[tuple[_State, int]] = [(root, 0)]
+            while stack:
+                state, i = stack[-1]
+                if i == len(state.deps):
+                    stack.pop()
+                    path.discard(id(state))
+                    continue
+                stack[-1] = (state, i + 1)
+                dep = state.deps[i]
                 if id(dep) in path:
-                    return state
-                found = visit(dep)
-                if found is not None:
-                    return found
-            path.discard(id(state))
-            return None
-
-        for state in self.states:
-            if visit(state) is not None:
-                name = state.name or f"stage-{state.index}"
-                raise DockerfileError(
-                    f"circular dependency detected on stage: {name}", line=state.line
-                )
+                    name = root.name or f"stage-{root.index}"
+                    raise DockerfileError(
+                        f"circular dependency detected on stage: {name}", line=root.line
+                    )
+                if id(dep) not in visited:
+                    visited.add(id(dep))
+                    path.add(id(dep))
+                    stack.append((dep, 0))
 
     def _reachable(self, target: _State) -> list[_State]:
         while True:
