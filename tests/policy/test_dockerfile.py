@@ -913,3 +913,42 @@ def test_fuzz_never_crashes() -> None:
             assert src.line >= 0
 
     check()
+
+
+def test_copy_from_later_stage_index() -> None:
+    text = "FROM alpine AS a\nCOPY --from=1 / /\nFROM busybox\n"
+    with pytest.raises(DockerfileError, match="needs to be defined before") as info:
+        full(text, target="a")
+    assert info.value.line == 2
+
+
+def test_stage_index_may_name_an_image_state() -> None:
+    # BuildKit appends the images that COPY --from names to its list of stages while it
+    # links commands, so an index past the last stage can refer to one of them.
+    text = "FROM alpine AS a\nCOPY --from=busybox:1 / /\nFROM scratch\nCOPY --from=2 / /\n"
+    assert run(text) == [(img("docker.io/library/busybox:1"), 1, "COPY", 4)]
+
+
+def test_buildkit_syntax_without_directive() -> None:
+    got = full("FROM alpine\n", build_args={"BUILDKIT_SYNTAX": "docker/dockerfile:1.9"})
+    assert (got[0].identifier, got[0].instruction, got[0].line) == (
+        img("docker.io/docker/dockerfile:1.9"),
+        "SYNTAX",
+        0,
+    )
+
+
+def test_syntax_image_also_used_as_base_is_listed_once() -> None:
+    got = full("# syntax=docker/dockerfile:1\nFROM docker/dockerfile:1\n")
+    assert [(s.identifier, s.instruction) for s in got] == [
+        (img("docker.io/docker/dockerfile:1"), "SYNTAX")
+    ]
+
+
+def test_copy_from_image_in_a_platform_stage_uses_the_target_platform() -> None:
+    text = "FROM --platform=linux/arm64 alpine\nCOPY --from=busybox / /\n"
+    got = full(text)
+    assert [(s.identifier, s.platform) for s in got] == [
+        (img("docker.io/library/alpine:latest"), "linux/arm64"),
+        (img("docker.io/library/busybox:latest"), None),
+    ]
