@@ -910,15 +910,6 @@ def test_child_crash_is_reported() -> None:
         evaluate_isolated(bundle, LOCAL, timeout=60)
 
 
-def test_memory_limit_of_the_child() -> None:
-    src = 'package docker\n\ndecision := {"allow": count(numbers.range(1, 400000000)) > 0}\n'
-    limits = Limits(max_memory_bytes=1 << 30, timeout=60)
-    with pytest.raises(
-        RegoError, match=r"policy engine process died \(signal 6; .* memory limit\)"
-    ):
-        evaluate_isolated(PolicyBundle({"Dockerfile.rego": src}, limits=limits), LOCAL)
-
-
 # --- Buildx compatibility ------------------------------------------------------------------
 
 
@@ -998,3 +989,87 @@ test_imported if {
     ]
     assert res["test_imported"].input["image"]["host"] == "registry.company.com"
     assert res["test_imported"].decision == {"allow": True, "deny_msg": []}
+
+
+HELPERS_POLICY = """\
+package docker
+
+builder_signature(sig, repo) if {
+    sig.kind == "docker-github-builder"
+    sig.signer.sourceRepositoryURI == concat("", ["https://github.com/", repo])
+    count(sig.timestamps) > 0
+}
+
+signed_by_builder(image, repo) if {
+    image.hasProvenance
+    some sig in image.signatures
+    builder_signature(sig, repo)
+}
+
+guarded := {"docker.io/moby/buildkit", "docker.io/docker/dockerfile"}
+
+deny_msg contains msg if {
+    input.image.fullRepo in guarded
+    input.image.tag != ""
+    not signed_by_builder(input.image, "moby/buildkit")
+    msg := sprintf("image %s is not signed", [input.image.ref])
+}
+
+decision := {"allow": count(deny_msg) == 0, "deny_msg": deny_msg}
+"""
+
+
+def test_scan_through_helper_functions() -> None:
+    # the helpers' parameters carry input.image, so their field uses are found
+    assert scan_input_fields({"Dockerfile.rego": HELPERS_POLICY}) == {
+        "image.fullRepo",
+        "image.tag",
+        "image.ref",
+        "image.hasProvenance",
+        "image.signatures",
+    }
+    eng = engine(HELPERS_POLICY)
+    unsigned = image("docker.io/moby/buildkit:v0.27.0", "docker.io", "moby/buildkit", tag="v0.27.0")
+    assert decide(eng, unsigned) == {
+        "allow": False,
+        "deny_msg": ["image docker.io/moby/buildkit:v0.27.0 is not signed"],
+    }
+    sig = {
+        "kind": "docker-github-builder",
+        "signer": {"sourceRepositoryURI": "https://github.com/moby/buildkit"},
+        "timestamps": [{"type": "tlog"}],
+    }
+    signed = {
+        "env": ENV,
+        "image": {**unsigned["image"], "hasProvenance": True, "signatures": [sig]},
+    }
+    assert decide(eng, signed) == {"allow": True, "deny_msg": []}
+
+
+def test_isolation_works_from_a_script_without_main_guard(tmp_path: Any) -> None:
+    # multiprocessing's spawn would re-import (here: re-run) the caller's __main__
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from buildsig.policy import PolicyBundle, evaluate_isolated\n"
+        "src = 'package docker\\n\\ndecision := {\"allow\": input.x}\\n'\n"
+        "print(evaluate_isolated(PolicyBundle({'D.rego': src}), {'x': True}, timeout=60).value)\n"
+    )
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert (out.returncode, out.stdout) == (0, "{'allow': True}\n"), out.stderr
+
+
+def test_memory_limit_of_the_child_and_its_stderr_in_the_report() -> None:
+    src = 'package docker\n\ndecision := {"allow": count(numbers.range(1, 400000000)) > 0}\n'
+    limits = Limits(max_memory_bytes=1 << 30, timeout=60)
+    with pytest.raises(
+        RegoError,
+        match=r"died \(signal 6; .* memory limit\): memory allocation of \d+ bytes failed",
+    ) as ei:
+        evaluate_isolated(PolicyBundle({"Dockerfile.rego": src}, limits=limits), LOCAL)
+    assert ei.value.detail

@@ -16,7 +16,7 @@ it depends on the engine's API:
   anything else as :class:`RegoError`. A failing builtin is never a silent ``allow``.
 * Parse, compile and evaluation errors are :class:`RegoError` (a
   :class:`~buildsig.errors.PolicyConfigError`) carrying ``file:line:column``.
-* :func:`evaluate_isolated` and :func:`run_tests_isolated` do the same in a spawned child
+* :func:`evaluate_isolated` and :func:`run_tests_isolated` do the same in a fresh child
   process with a wall-clock limit, so a runaway policy or a crash of the native engine
   becomes an error instead of taking the caller down.
 
@@ -27,7 +27,6 @@ The static scan of ``input`` references lives in :mod:`buildsig.policy._rego_sca
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -612,61 +611,95 @@ def _has_path(doc: Any, dotted: str) -> bool:
 # --- isolation ----------------------------------------------------------------------------
 
 
-def _child_main(conn: Any, kind: str, bundle: PolicyBundle, args: tuple[Any, ...]) -> None:
-    """Entry point of the child process: build the engine, run, send the outcome back."""
-    if bundle.limits.max_memory_bytes is not None:
-        import resource
+_CHILD_BOOT = (
+    "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+    "from buildsig.policy.rego import _child_main; _child_main()"
+)
+_STDERR_TAIL = 2000
 
-        cap = bundle.limits.max_memory_bytes
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard != resource.RLIM_INFINITY:
-            cap = min(cap, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+def _child_main() -> None:
+    """Entry point of the child process: read the task on stdin, answer on stdout.
+
+    The task and the reply are pickles exchanged with the parent only (the parent wrote
+    the task; the reply is built here from plain values and exceptions). The real stdout
+    is kept for the reply and fd 1 pointed at stderr, so nothing a builtin prints can
+    corrupt it.
+    """
+    import os
+    import pickle
+    import sys
+
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    reply: tuple[str, Any]
     try:
+        kind, bundle, args = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from parent
+        if bundle.limits.max_memory_bytes is not None:
+            import resource
+
+            cap = bundle.limits.max_memory_bytes
+            _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            if hard != resource.RLIM_INFINITY:
+                cap = min(cap, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
         engine = RegorusEngine(
             bundle.modules, data=bundle.data, builtins=bundle.builtins, limits=bundle.limits
         )
         out: Any = engine.evaluate(*args) if kind == "evaluate" else engine.run_tests(*args)
-        reply: tuple[str, Any] = ("ok", out)
+        reply = ("ok", out)
     except BaseException as exc:
         reply = ("err", exc)
     try:
-        conn.send(reply)
+        data = pickle.dumps(reply)
     except Exception as exc:  # the value or exception would not pickle
-        conn.send(("err", RegoError(f"result cannot be returned from the policy process: {exc}")))
-    conn.close()
+        msg = f"result cannot be returned from the policy process: {exc}"
+        data = pickle.dumps(("err", RegoError(msg)))
+    with os.fdopen(reply_fd, "wb") as out_file:
+        out_file.write(data)
 
 
 def _run_isolated(
     kind: str, bundle: PolicyBundle, args: tuple[Any, ...], timeout: float | None
 ) -> Any:
+    """Run one task in a fresh ``python`` child, killed when ``timeout`` expires.
+
+    A plain subprocess rather than ``multiprocessing``: spawning re-imports the caller's
+    ``__main__``, which breaks (or re-runs) scripts without a main guard.
+    """
+    import os
+    import pickle
+    import subprocess
+    import sys
+
     limit = bundle.limits.timeout if timeout is None else timeout
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_main, args=(child, kind, bundle, args), daemon=True)
-    proc.start()
-    child.close()
     try:
-        if not parent.poll(limit):
-            raise RegoError(f"policy evaluation exceeded the {limit:g} s time limit; stopped")
-        try:
-            status, payload = parent.recv()
-        except EOFError:
-            proc.join(5)
-            code = proc.exitcode
-            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            mem = bundle.limits.max_memory_bytes
-            if code == -6 and mem is not None:  # SIGABRT: how Rust reports a failed allocation
-                how += f"; it may have exceeded the {mem} byte memory limit"
-            raise RegoError(f"policy engine process died ({how})") from None
-    finally:
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(2)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-        parent.close()
+        task = pickle.dumps((kind, bundle, args))
+    except Exception as exc:
+        raise PolicyConfigError(f"policy task cannot be sent to a child process: {exc}") from exc
+    cmd = [sys.executable, "-c", _CHILD_BOOT, json.dumps([p for p in sys.path if p])]
+    try:
+        env = {**os.environ, "RUST_BACKTRACE": "0", "RUST_LIB_BACKTRACE": "0"}
+        proc = subprocess.run(
+            cmd, input=task, capture_output=True, timeout=limit, check=False, env=env
+        )
+    except subprocess.TimeoutExpired:
+        raise RegoError(f"policy evaluation exceeded the {limit:g} s time limit; stopped") from None
+    stderr = proc.stderr.decode("utf-8", "replace").strip()[-_STDERR_TAIL:]
+    if proc.returncode != 0 or not proc.stdout:
+        code = proc.returncode
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        mem = bundle.limits.max_memory_bytes
+        if code == -6 and mem is not None:  # SIGABRT: how Rust reports a failed allocation
+            how += f"; it may have exceeded the {mem} byte memory limit"
+        lines = [x for x in stderr.splitlines() if x.strip() and not x.startswith("note:")]
+        last = lines[-1] if lines else ""
+        raise RegoError(
+            f"policy engine process died ({how})" + (f": {last}" if last else ""),
+            detail=stderr or None,
+        )
+    status, payload = pickle.loads(proc.stdout)  # noqa: S301 - our own child's reply
     if status == "ok":
         return payload
     if isinstance(payload, BaseException):
@@ -681,7 +714,7 @@ def evaluate_isolated(
     *,
     timeout: float | None = None,
 ) -> EvalResult:
-    """:meth:`RegorusEngine.evaluate` in a spawned child process.
+    """:meth:`RegorusEngine.evaluate` in a fresh child Python process.
 
     ``timeout`` (default ``bundle.limits.timeout``) bounds the whole run, including the
     child's start-up; when it expires the child is killed and :class:`RegoError` raised.
@@ -701,7 +734,7 @@ def run_tests_isolated(
     *,
     timeout: float | None = None,
 ) -> list[TestResult]:
-    """:meth:`RegorusEngine.run_tests` in a spawned child process.
+    """:meth:`RegorusEngine.run_tests` in a fresh child Python process.
 
     Limits and errors as for :func:`evaluate_isolated`.
     """
