@@ -1073,3 +1073,27 @@ def test_memory_limit_of_the_child_and_its_stderr_in_the_report() -> None:
     ) as ei:
         evaluate_isolated(PolicyBundle({"Dockerfile.rego": src}, limits=limits), LOCAL)
     assert ei.value.detail
+
+
+def test_scan_object_get_reads_the_named_field() -> None:
+    src = """\
+package docker
+
+img := input.image
+
+ref := object.get(input, ["git", "ref"], "")
+
+labels := object.get(input.image, "labels", {})
+
+materials := object.get(img, ["provenance", "materials"], [])
+
+computed := object.get(input.http, input.env.target, "")
+"""
+    assert scan_input_fields({"a.rego": src}) == {
+        "image",  # img := input.image
+        "git.ref",
+        "image.labels",
+        "image.provenance.materials",
+        "http",  # a computed key: the parent
+        "env.target",
+    }

@@ -9,7 +9,8 @@ A reference is trimmed to a *key* the way Buildx trims unknowns: the first two c
 (``input.image.signatures[_].signer.issuer`` → ``image.signatures``,
 ``input["git"]["commit"]`` → ``git.commit``, ``input.local`` → ``local``), except that
 provenance material paths keep a literal index and recurse
-(``image.provenance.materials[0].image.labels``). The scan follows variables bound to
+(``image.provenance.materials[0].image.labels``); ``object.get(input.image, "labels", d)``
+and ``object.get(input, ["git", "ref"], d)`` count as the field they read. The scan follows variables bound to
 part of the input (``img := input.image``, ``some s in input.image.signatures``,
 ``every``, rule heads such as ``img := input.image``, and the parameters of functions
 defined in the modules when called with part of the input). When it cannot tell which
@@ -201,19 +202,45 @@ def input_overrides(module: ModuleAst, body: Any) -> list[str]:
     return texts
 
 
+def _call_name(call: dict[str, Any]) -> str | None:
+    """The dotted name of a called function (``object.get``), if it is a plain name."""
+    fcn = call.get("fcn")
+    name = _var(fcn)
+    if name is None:
+        chain = _ref_chain(fcn)
+        if chain is None or chain[2] or not all(isinstance(p, str) for p in chain[1]):
+            return None
+        name = ".".join([chain[0], *(str(p) for p in chain[1])])
+    return name
+
+
+def _literal_keys(value: Any) -> _Path | None:
+    """``"k"`` or ``["a", "b"]`` as a path; None for anything computed."""
+    n = _node(value)
+    if n is None or not isinstance(n[1], dict):
+        return None
+    if n[0] == "String":
+        return (str(n[1].get("value")),)
+    if n[0] == "Array":
+        out: list[str | int] = []
+        for item in n[1].get("items", []):
+            k = _node(item)
+            if k is None or k[0] != "String":
+                return None
+            out.append(str(k[1].get("value")))
+        return tuple(out)
+    return None
+
+
 def function_calls(module: ModuleAst) -> Iterator[tuple[str, int, int]]:
     """Every call in a module as (dotted function name, line, column)."""
     for d in _walk(module.ast):
         call = d.get("Call")
         if not isinstance(call, dict):
             continue
-        fcn = call.get("fcn")
-        name = _var(fcn)
+        name = _call_name(call)
         if name is None:
-            chain = _ref_chain(fcn)
-            if chain is None or chain[2] or not all(isinstance(p, str) for p in chain[1]):
-                continue
-            name = ".".join([chain[0], *(str(p) for p in chain[1])])
+            continue
         span = call.get("span") or {}
         yield name, int(span.get("line", 0)), int(span.get("col", 0))
 
@@ -371,9 +398,19 @@ class _Scanner:
                 self._scan(payload.get("rhs"), found, skip_var=False)
                 return
             if kind == "Call" and isinstance(payload, dict):
+                params = payload.get("params", [])
+                if _call_name(payload) == "object.get" and len(params) == 3:
+                    keys = _literal_keys(params[1])
+                    targets = self.resolve(params[0])
+                    if keys is not None and targets:
+                        found.update(
+                            _key(a.path + keys if a.extendable else a.path) for a in targets
+                        )
+                        self._scan(params[2], found, skip_var=False)
+                        return
                 fname = self._rule_name(payload.get("fcn"))
                 known = fname in self.functions
-                for arg in payload.get("params", []):
+                for arg in params:
                     # arguments to the modules' own functions are scanned through the
                     # parameters' uses in the function bodies
                     if known and self.resolve(arg):

@@ -246,9 +246,16 @@ class PolicyEngine(Protocol):
     """What buildsig needs from a Rego engine."""
 
     def evaluate(
-        self, input: Mapping[str, Any] | None = None, query: str = DEFAULT_QUERY
+        self,
+        input: Mapping[str, Any] | None = None,
+        query: str = DEFAULT_QUERY,
+        *,
+        overrides: Mapping[str, Callable[..., Any]] | None = None,
     ) -> EvalResult:
-        """Evaluate ``query`` with ``input`` (``None``: no input document)."""
+        """Evaluate ``query`` with ``input`` (``None``: no input document).
+
+        ``overrides`` swaps registered builtins' functions for this evaluation only.
+        """
         ...
 
     def run_tests(self, run: str | None = None, query: str = DEFAULT_QUERY) -> list[TestResult]:
