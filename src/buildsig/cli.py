@@ -176,6 +176,40 @@ def _parser() -> argparse.ArgumentParser:
         vb.add_argument("--staging", action="store_true", help="use the staging trust root")
         vb.add_argument("artifact", metavar="FILE_OR_DIGEST")
 
+    policy = sub.add_parser("policy", help="evaluate build policies").add_subparsers(
+        dest="policy_command", metavar="WHAT", required=True
+    )
+    peval = policy.add_parser(
+        "eval",
+        help="evaluate the policy for one source",
+        description=(
+            "Evaluate the Buildx policy for SOURCE, as `docker buildx policy eval` does: "
+            "the automatic policy <DOCKERFILE>.rego and every --policy FILE must allow. "
+            "Only the input fields a policy reads (or its builtins ask for) are resolved. "
+            "Exits 0 on allow, prints `error: policy denied: …` and exits 1 on deny. "
+            "--print prints the input instead; --input evaluates a recorded input as is."
+        ),
+    )
+    peval.add_argument("source", nargs="?", metavar="SOURCE")
+    peval.add_argument("-f", "--file", default="Dockerfile", metavar="DOCKERFILE")
+    peval.add_argument(
+        "--policy", action="append", default=[], metavar="FILE", help="a policy (repeatable)"
+    )
+    peval.add_argument("--input", metavar="FILE.json", help="a recorded input, not resolved")
+    peval.add_argument("--print", action="store_true", help="print the input, evaluate nothing")
+    peval.add_argument("--fields", default="", metavar="F,…")
+    peval.add_argument("--platform")
+    peval.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
+    peval.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
+    peval.add_argument("--trusted-root", metavar="FILE")
+    peval.add_argument("--timeout", type=float, default=30.0)
+    peval.add_argument(
+        "--default-policy",
+        action="store_true",
+        help="also apply Buildx's default policy (BUILDX_DEFAULT_POLICY)",
+    )
+    peval.add_argument("--json", action="store_true", help="print each decision as JSON")
+
     audit = sub.add_parser("audit", help="audit signatures in bulk").add_subparsers(
         dest="audit_command", metavar="WHAT", required=True
     )
@@ -424,6 +458,83 @@ def _image_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _policy_eval(args: argparse.Namespace) -> int:
+    from buildsig.model import Input
+    from buildsig.policy.evaluate import PolicyEvaluator
+    from buildsig.policy.files import automatic_policy, load_policy
+    from buildsig.policy.fs import PolicyFS
+    from buildsig.policy.library import default_policy_modules
+    from buildsig.resolver import ResolveOptions, Resolver
+
+    if (args.source is None) == (args.input is None):
+        raise _UsageError("give one SOURCE or --input FILE.json")
+    platform = parse_platform(args.platform) if args.platform else None
+    auto = automatic_policy(args.file)
+    policy_files = ([str(auto)] if auto is not None else []) + list(args.policy)
+    env = Env(filename=os.path.basename(str(auto)) if auto is not None else "Dockerfile")
+    if args.input is not None:
+        inp = Input.from_json(_read_file(args.input, limit=16 * 1024 * 1024))
+        source = _source_of_input(inp)
+    else:
+        source = Source.parse(args.source)
+        inp = source_to_input(source, platform=platform, env=env)
+    options = ResolveOptions(
+        timeout=args.timeout,
+        oci_layouts=tuple(args.oci_layout),
+        insecure_registries=tuple(args.insecure_registry),
+        trust_root=args.trusted_root,
+    )
+    with Resolver(options) as resolver:
+        live = resolver if args.input is None else None
+        if args.print:
+            fields = [f.strip().removeprefix("input.") for f in args.fields.split(",") if f.strip()]
+            if live is not None and fields:
+                [inp] = live.resolve_many([(source, inp)], fields)
+            print(inp.with_env(env).to_json() if args.input is None else inp.to_json())
+            return 0
+        if not policy_files and not args.default_policy:
+            raise _UsageError(f"no policy: {args.file}.rego does not exist and no --policy given")
+        fs = PolicyFS(os.getcwd())
+        evaluations = []
+        for name in policy_files:
+            relative = os.path.relpath(os.path.abspath(name), os.getcwd())
+            evaluator = PolicyEvaluator(load_policy(fs, relative), fs=fs, resolver=live)
+            evaluations.append((name, evaluator.evaluate(source, inp)))
+        if args.default_policy:
+            evaluator = PolicyEvaluator(default_policy_modules(), resolver=live, with_helpers=False)
+            evaluations.append(("(default policy)", evaluator.evaluate(source, inp)))
+    if args.json:
+        for name, result in evaluations:
+            record = {
+                "policy": name,
+                "source": result.source,
+                "allow": result.decision.allow,
+                "deny_msg": list(result.decision.deny_msg),
+                "resolved": list(result.resolved),
+                **({"convert": result.converted} if result.converted else {}),
+            }
+            print(json.dumps(record, ensure_ascii=False))
+    messages = [m for _, r in evaluations if not r.decision.allow for m in r.decision.deny_msg]
+    if any(not r.decision.allow for _, r in evaluations):
+        print(
+            "error: policy denied" + (": " + "; ".join(messages) if messages else ""),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _source_of_input(inp: Any) -> Source:
+    """The source identifier a recorded input describes."""
+    if inp.image is not None:
+        return Source("docker-image://" + inp.image.ref)
+    if inp.git is not None:
+        return Source.parse(inp.git.full_url or inp.git.remote)
+    if inp.http is not None:
+        return Source(inp.http.url)
+    return Source("local://context")
+
+
 def _file_digest(name: str) -> str:
     import hashlib
 
@@ -525,6 +636,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verify_git_object(args)
         if args.command == "audit":
             return _audit_git(args)
+        if args.command == "policy":
+            return _policy_eval(args)
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
