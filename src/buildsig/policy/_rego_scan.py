@@ -10,12 +10,13 @@ A reference is trimmed to a *key* the way Buildx trims unknowns: the first two c
 ``input["git"]["commit"]`` → ``git.commit``, ``input.local`` → ``local``), except that
 provenance material paths keep a literal index and recurse
 (``image.provenance.materials[0].image.labels``); ``object.get(input.image, "labels", d)``
-and ``object.get(input, ["git", "ref"], d)`` count as the field they read. The scan follows variables bound to
-part of the input (``img := input.image``, ``some s in input.image.signatures``,
-``every``, rule heads such as ``img := input.image``, and the parameters of functions
-defined in the modules when called with part of the input). When it cannot tell which
-field is meant (a computed index, an iterated value's fields) it reports the parent key;
-a use of the whole ``input`` (``f(input)`` to a builtin, ``x := input`` used opaquely)
+and ``object.get(input, ["git", "ref"], d)`` count as the field they read. The scan
+follows variables bound to part of the input (``img := input.image``,
+``some s in input.image.signatures``, ``every``, rule heads such as
+``img := input.image``, and the parameters of functions defined in the modules when
+called with part of the input). When it cannot tell which field is meant (a computed
+index, an iterated value's fields) it reports the parent key; a use of the whole
+``input`` (``f(input)`` to a builtin, ``x := input`` used opaquely)
 is reported as :data:`WHOLE_INPUT`.
 """
 
