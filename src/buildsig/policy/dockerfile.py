@@ -1381,12 +1381,12 @@ class _Builder:
             for cmd in state.commands:
                 self._link(state, cmd)
         self._check_cycles()
-        reachable = self._reachable(target)
+        reachable = {id(s) for s in self._reachable(target)}
         for state in self.states:
             if state.base is None and state.base_name != _EMPTY_IMAGE:
                 self._resolve_image(state)
         for state in self.states:
-            if state in reachable and not state.unregistered:
+            if id(state) in reachable and not state.unregistered:
                 self._dispatch(state)
         return self.out
 
