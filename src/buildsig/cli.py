@@ -210,6 +210,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     peval.add_argument("--json", action="store_true", help="print each decision as JSON")
 
+    check = sub.add_parser(
+        "check",
+        help="check every source of a Dockerfile against its policies",
+        description=(
+            "List every source DOCKERFILE uses (base images of every stage, COPY --from and "
+            "RUN --mount images, ADD URLs and git repositories, the build context), resolve "
+            "what the policies read, and judge each source with <DOCKERFILE>.rego and every "
+            "--policy FILE. Prints a table (or JSON); exits 1 when any source is denied."
+        ),
+    )
+    check.add_argument("dockerfile", nargs="?", default="Dockerfile", metavar="DOCKERFILE")
+    check.add_argument("--build-arg", action="append", type=_key_value, default=[], metavar="K=V")
+    check.add_argument("--target", default=None)
+    check.add_argument("--platform", help="target platform (default: this host)")
+    check.add_argument("--policy", action="append", default=[], metavar="FILE")
+    check.add_argument("--default-policy", action="store_true")
+    check.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
+    check.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
+    check.add_argument("--trusted-root", metavar="FILE")
+    check.add_argument("--timeout", type=float, default=30.0)
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+
     audit = sub.add_parser("audit", help="audit signatures in bulk").add_subparsers(
         dest="audit_command", metavar="WHAT", required=True
     )
@@ -524,6 +546,86 @@ def _policy_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from buildsig.policy.check import check_dockerfile
+    from buildsig.policy.evaluate import PolicyEvaluator
+    from buildsig.policy.files import automatic_policy, load_policy
+    from buildsig.policy.fs import PolicyFS
+    from buildsig.policy.library import default_policy_modules
+    from buildsig.resolver import ResolveOptions, Resolver
+
+    if not os.path.isfile(args.dockerfile):
+        raise InvalidInputError(f"{args.dockerfile}: no such Dockerfile", source=args.dockerfile)
+    auto = automatic_policy(args.dockerfile)
+    policy_files = ([str(auto)] if auto is not None else []) + list(args.policy)
+    if not policy_files and not args.default_policy:
+        raise _UsageError(f"no policy: {args.dockerfile}.rego does not exist and no --policy given")
+    directory = os.path.dirname(os.path.abspath(str(auto) if auto else args.dockerfile))
+    fs = PolicyFS(directory)
+    options = ResolveOptions(
+        timeout=args.timeout,
+        oci_layouts=tuple(args.oci_layout),
+        insecure_registries=tuple(args.insecure_registry),
+        trust_root=args.trusted_root,
+    )
+    progress = None
+    if sys.stderr.isatty() and not args.json:
+
+        def progress(done: int, total: int, current: str) -> None:
+            line = f"checking {done}/{total} {current}"[:100]
+            print(f"\r{line:<100}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    with Resolver(options) as resolver:
+        evaluators = []
+        for name in policy_files:
+            relative = os.path.relpath(os.path.abspath(name), directory)
+            modules = load_policy(fs, relative)
+            evaluators.append((name, PolicyEvaluator(modules, fs=fs, resolver=resolver)))
+        if args.default_policy:
+            evaluators.append(
+                (
+                    "(default policy)",
+                    PolicyEvaluator(
+                        default_policy_modules(), resolver=resolver, with_helpers=False
+                    ),
+                )
+            )
+        report = check_dockerfile(
+            args.dockerfile,
+            evaluators,
+            build_args=dict(args.build_arg),
+            target=args.target,
+            platform=args.platform,
+            progress=progress,
+        )
+    rows: list[dict[str, Any]] = [
+        {
+            "source": v.source.identifier,
+            "instruction": v.source.instruction,
+            "line": v.source.line,
+            "stage": v.source.stage,
+            "decision": v.decision,
+            "reasons": list(v.deny_msg) or ([v.error] if v.error else []),
+            **({"convert": v.converted} if v.converted else {}),
+        }
+        for v in report.verdicts
+    ]
+    if args.json:
+        print(
+            json.dumps(
+                {"dockerfile": args.dockerfile, "allowed": report.allowed, "sources": rows},
+                indent=2,
+            )
+        )
+    else:
+        width = max([len("SOURCE")] + [len(r["source"]) for r in rows])
+        print(f"{'SOURCE':<{width}}  {'LINE':>4}  DECISION  REASONS")
+        for r in rows:
+            reasons = "; ".join(r["reasons"]) or (f"-> {r['convert']}" if "convert" in r else "")
+            print(f"{r['source']:<{width}}  {r['line']:>4}  {r['decision']:<8}  {reasons}")
+    return 0 if report.allowed else 1
+
+
 def _source_of_input(inp: Any) -> Source:
     """The source identifier a recorded input describes."""
     if inp.image is not None:
@@ -638,6 +740,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit_git(args)
         if args.command == "policy":
             return _policy_eval(args)
+        if args.command == "check":
+            return _check(args)
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
