@@ -11,8 +11,6 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.error_on_external_run = True
 
-EXAMPLE_SOURCES = "examples/sources.txt"
-
 
 @nox.session
 def tests(session: nox.Session) -> None:
@@ -52,6 +50,77 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def example(session: nox.Session) -> None:
-    """The main job on the bundled offline example."""
+    """The main job, offline: ``buildsig check`` judges examples/Dockerfile's every input.
+
+    examples/make_example.py makes the inputs (a signed and an unsigned image in an OCI
+    layout, the test Sigstore's trusted root, a git repository with an SSH-signed tag); a
+    ``git daemon`` on 127.0.0.1:9418 serves the repository for the ``git://`` sources.
+    The table is printed (exit 1: something is denied, as intended), then the JSON report
+    is checked so the session fails if the example stops showing what it should.
+    """
+    import json
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    tools = {"git": "git", "ssh-keygen": "openssh-client"}
+    missing = sorted({pkg for exe, pkg in tools.items() if shutil.which(exe) is None})
+    if missing:
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-q", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-q", *missing, external=True, env=env)
     session.install(".")
-    session.run("buildsig", "inspect", "--no-resolve", "--from-file", EXAMPLE_SOURCES)
+    session.run("python", "examples/make_example.py")
+
+    daemon = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--base-path=examples/build/git",
+            "--export-all",
+            "--reuseaddr",
+            "--listen=127.0.0.1",
+            "--port=9418",
+            "examples/build/git",
+        ]
+    )
+    try:
+        for _ in range(100):
+            if daemon.poll() is not None:
+                session.error("git daemon could not start (is port 9418 in use?)")
+            try:
+                socket.create_connection(("127.0.0.1", 9418), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        check = [
+            "buildsig",
+            "check",
+            "examples/Dockerfile",
+            "--platform",
+            "linux/amd64",
+            "--oci-layout",
+            "examples/build/oci-layout",
+            "--trusted-root",
+            "examples/build/trusted_root.json",
+        ]
+        session.run(*check, success_codes=[0, 1])
+        report = json.loads(session.run(*check, "--json", success_codes=[0, 1], silent=True))
+    finally:
+        daemon.terminate()
+        daemon.wait()
+    got = {row["source"]: row["decision"] for row in report["sources"]}
+    expected = {
+        "docker-image://ghcr.io/acme/builder:1.4": "ALLOW",
+        "https://github.com/acme/cli/releases/download/v2.3.0/acme-cli-linux-amd64.tar.gz": "ALLOW",
+        "git://127.0.0.1:9418/acme/tools.git#v1.0": "ALLOW",
+        "git://127.0.0.1:9418/acme/tools.git#v1.1-rc1": "DENY",
+        "https://downloads.example.net/get-acme.sh": "DENY",
+        "docker-image://ghcr.io/acme/runtime:2.0": "DENY",
+        "local://context": "ALLOW",
+    }
+    if got != expected or any(
+        not row["reasons"] for row in report["sources"] if row["decision"] == "DENY"
+    ):
+        session.error(f"the example no longer shows what it should: {json.dumps(report)}")
