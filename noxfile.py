@@ -60,7 +60,6 @@ def example(session: nox.Session) -> None:
     """
     import json
     import shutil
-    import socket
     import subprocess
     import time
 
@@ -89,11 +88,10 @@ def example(session: nox.Session) -> None:
         for _ in range(100):
             if daemon.poll() is not None:
                 session.error("git daemon could not start (is port 9418 in use?)")
-            try:
-                socket.create_connection(("127.0.0.1", 9418), timeout=1).close()
+            probe = ["git", "ls-remote", "git://127.0.0.1:9418/acme/tools.git", "v1.0"]
+            if subprocess.run(probe, capture_output=True, timeout=10).returncode == 0:
                 break
-            except OSError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         check = [
             "buildsig",
             "check",
