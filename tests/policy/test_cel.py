@@ -5,76 +5,32 @@ over real material (a policy directory, an SSH-signed tag made by git, an OCI la
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 pytest.importorskip("cel", reason="common-expression-language is not installed")
 
 from buildsig.errors import InvalidInputError, PolicyConfigError
-from buildsig.model import Input
 from buildsig.policy.cel import CelPolicy, input_paths
 from buildsig.policy.evaluate import Decision, PolicyEvaluator
 from buildsig.policy.fs import PolicyFS
 from buildsig.resolver import ResolveOptions, Resolver
 from buildsig.source import Source, source_to_input
 from tests.oci.imagekit import ImageKit
-
-GOLANG_PIN = "sha256:" + hashlib.sha256(b"golang").hexdigest()
-ALPINE_PIN = "sha256:" + hashlib.sha256(b"alpine").hexdigest()
+from tests.policy.test_python_policy import (
+    ALPINE_PIN,
+    GATEKEEPER_REGO,
+    GOLANG_PIN,
+    PARANOID_REGO,
+    cases,
+    image,
+    signed_repo,
+)
 
 # --- the registry gatekeeper ------------------------------------------------------------------
-
-GATEKEEPER_REGO = """package docker
-
-import rego.v1
-
-default allow := false
-
-allow if input.local
-
-approved_registries := ["registry.company.com", "docker.io", "ghcr.io"]
-
-allow if {
-	input.image.host in approved_registries
-	input.image.isCanonical
-}
-
-allow if input.http.schema == "https"
-
-allow if input.git
-
-deny_msg contains msg if {
-	not allow
-	input.image
-	not input.image.isCanonical
-	msg := sprintf(
-		"Image %s must use a digest reference (e.g., @sha256:...). Tags alone are not allowed.",
-		[input.image.ref],
-	)
-}
-
-deny_msg contains msg if {
-	not allow
-	input.image
-	input.image.isCanonical
-	msg := sprintf("Registry %s is not in the approved list.", [input.image.host])
-}
-
-deny_msg contains msg if {
-	not allow
-	input.http
-	input.http.schema != "https"
-	msg := "All HTTP downloads must use HTTPS. Plain HTTP is not allowed."
-}
-
-decision := {"allow": allow, "deny_msg": deny_msg}
-"""
 
 CANONICAL = "has(input.image.isCanonical) && input.image.isCanonical"
 
@@ -96,78 +52,6 @@ GATEKEEPER_CEL = {
 }
 
 # --- the paranoid production lockdown ---------------------------------------------------------
-
-PARANOID_REGO = f"""package docker
-
-import rego.v1
-
-default allow := false
-
-allow if input.local
-
-allow if {{
-	input.image.host == "registry.company.com"
-	input.image.isCanonical
-	input.image.hasProvenance
-}}
-
-allow if {{
-	input.image.host == "dhi.io"
-	input.image.isCanonical
-	input.image.hasProvenance
-}}
-
-pinned_dockerhub_images := {{"golang": "{GOLANG_PIN}", "alpine": "{ALPINE_PIN}"}}
-
-allow if {{
-	input.image.host == "docker.io"
-	some repo, digest in pinned_dockerhub_images
-	input.image.repo == repo
-	input.image.checksum == digest
-}}
-
-approved_download_hosts := ["releases.internal.com", "artifacts.company.com"]
-
-allow if {{
-	input.http.schema == "https"
-	input.http.host in approved_download_hosts
-}}
-
-allow if {{
-	input.git
-	startswith(input.git.remote, "https://github.com/our-org/")
-}}
-
-allow if {{
-	input.git
-	not startswith(input.git.remote, "https://github.com/our-org/")
-	input.git.tagName != ""
-	verify_git_signature(input.git.tag, "maintainer.pub")
-}}
-
-deny_msg contains msg if {{
-	not allow
-	input.image
-	input.image.host == "registry.company.com"
-	not input.image.hasProvenance
-	msg := sprintf("Internal image %s requires provenance attestations.", [input.image.ref])
-}}
-
-deny_msg contains msg if {{
-	not allow
-	input.http
-	msg := sprintf("Download from %s is not allowed.", [input.http.host])
-}}
-
-deny_msg contains msg if {{
-	not allow
-	input.git
-	not startswith(input.git.remote, "https://github.com/our-org/")
-	msg := sprintf("External Git repo %s requires a signed tag.", [input.git.remote])
-}}
-
-decision := {{"allow": allow, "deny_msg": deny_msg}}
-"""
 
 PARANOID_CEL = {
     "local": "has(input.local)",
@@ -193,48 +77,6 @@ PARANOID_CEL = {
             ? ["External Git repo " + input.git.remote + " requires a signed tag."] : [])
     """,
 }
-
-
-def image(ref: str, **fields: Any) -> tuple[Source, Input]:
-    source = Source.parse(f"docker-image://{ref}")
-    inp = source_to_input(source, platform="linux/amd64")
-    assert inp.image is not None
-    return source, dataclasses.replace(inp, image=dataclasses.replace(inp.image, **fields))
-
-
-def plain(text: str) -> tuple[Source, Input]:
-    source = Source.parse(text)
-    return source, source_to_input(source)
-
-
-def local() -> tuple[Source, Input]:
-    return Source("local://context"), Input.from_dict({"local": {"name": "context"}})
-
-
-def cases() -> dict[str, tuple[Source, Input]]:
-    return {
-        "local": local(),
-        "tag only": image("node:20"),
-        "hub by digest": image("node:20@sha256:" + "a" * 64),
-        "quay by digest": image("quay.io/o/app@sha256:" + "b" * 64),
-        "internal with provenance": image(
-            "registry.company.com/base/golang:1.23@sha256:" + "c" * 64, has_provenance=True
-        ),
-        "internal without provenance": image(
-            "registry.company.com/base/golang:1.23@sha256:" + "c" * 64, has_provenance=False
-        ),
-        "internal, provenance unknown": image(
-            "registry.company.com/base/golang:1.23@sha256:" + "c" * 64
-        ),
-        "dhi": image("dhi.io/python:3@sha256:" + "d" * 64, has_provenance=True),
-        "pinned golang": image(f"golang@{GOLANG_PIN}"),
-        "golang, other digest": image("golang@sha256:" + "e" * 64),
-        "approved download": plain("https://releases.internal.com/config-v2.1.tar.gz"),
-        "other https download": plain("https://example.com/tool.tgz"),
-        "plain http": plain("http://example.com/tool.tgz"),
-        "internal git": plain("https://github.com/our-org/app.git#v1"),
-        "external git, unresolved": plain("https://github.com/someone/lib.git#v1"),
-    }
 
 
 @pytest.fixture
@@ -305,41 +147,6 @@ def test_the_decisions_themselves(policy_dir: Path) -> None:
 
 
 # --- the builtins from CEL --------------------------------------------------------------------
-
-
-def signed_repo(tmp_path: Path, policy_dir: Path) -> Path:
-    keys = {}
-    for name in ("maintainer", "stranger"):
-        keys[name] = tmp_path / name
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(keys[name])],
-            check=True,
-            timeout=60,
-        )
-        (policy_dir / f"{name}.pub").write_bytes((tmp_path / f"{name}.pub").read_bytes())
-    repo = tmp_path / "repo"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, timeout=60)
-    (repo / "f").write_text("1\n")
-    config = [
-        "-c",
-        "gpg.format=ssh",
-        "-c",
-        f"user.signingkey={keys['maintainer']}",
-        "-c",
-        "user.name=M",
-        "-c",
-        "user.email=m@example.com",
-    ]
-    for args in (
-        ["add", "f"],
-        ["commit", "-q", "-S", "-m", "release"],
-        ["tag", "-s", "-m", "v1", "v1"],
-        ["tag", "v2"],  # lightweight: no tag object to verify
-    ):
-        subprocess.run(
-            ["git", "-C", str(repo), *config, *args], check=True, capture_output=True, timeout=60
-        )
-    return repo
 
 
 def test_signed_tag_through_the_resolver(tmp_path: Path, policy_dir: Path) -> None:
