@@ -303,6 +303,7 @@ def git_repository(keys: Path) -> str:
     bare = GIT_ROOT / "acme" / "tools.git"
     bare.parent.mkdir(parents=True)
     git(work, "clone", "-q", "--bare", str(work), str(bare), date="2025-12-15T11:00:00Z")
+    git(bare, "remote", "remove", "origin", date="2025-12-15T11:00:00Z")  # a temporary path
     # let clients fetch just the tag and commit (git daemon honours the filter when allowed)
     git(bare, "config", "uploadpack.allowFilter", "true", date="2025-12-15T11:00:00Z")
     return public
