@@ -529,3 +529,19 @@ def test_resolution_makes_an_image_test_pass(layout_project: tuple[Path, Path]) 
     with pytest.raises(PolicyConfigError, match=r"^no tests found$"):
         run_policy_tests(".", run="x", cwd=str(root))
     assert run_policy_tests(".", cwd=str(root)).exit_code == 1  # no resolver: fails
+
+
+def test_an_input_from_a_body_variable_cannot_be_decoded(project: Path) -> None:
+    (project / "Dockerfile_test.rego").write_text(
+        "package docker\n\n"
+        "test_a_fine if {\n"
+        '    decision.allow with input as {"local": {"name": "context"}}\n'
+        "}\n\n"
+        "test_local_variable if {\n"
+        '    inp := {"local": {"name": "context"}}\n'
+        "    decision.allow with input as inp\n"
+        "}\n"
+    )
+    assert run_policy_tests(".", run="fine", cwd=str(project)).exit_code == 0
+    with pytest.raises(InvalidInputError, match="failed to decode test input for test_local_var"):
+        run_policy_tests(".", cwd=str(project))

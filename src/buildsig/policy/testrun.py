@@ -194,6 +194,7 @@ def run_policy_tests(
         fs=fs,
         resolver=resolver,
     )
+    runner.prepare(tests)
     return PolicyTestReport(results=tuple(runner.run(t) for t in tests))
 
 
@@ -417,6 +418,7 @@ class _Runner:
         self._fields: dict[str, frozenset[str]] = {}
         self._policy_asts = _parse(policy_modules)
         self._all_fields = engine.input_fields()
+        self._values: dict[tuple[str, str], Any] = {}
 
     # input references of the policy modules in one package
     def fields(self, package: str) -> frozenset[str]:
@@ -527,8 +529,49 @@ class _Runner:
                 f"failed to decode test input for {test.name}: {exc.message}"
             ) from None
 
+    def prepare(self, tests: Sequence[_TestDef]) -> None:
+        """Evaluate every test's ``with input as`` values on one engine, up front.
+
+        Each value becomes a rule of a module in its test module's package, with that
+        module's imports, so values may use the package's rules and imported packages.
+        A value that does not compile (a variable of the test body, say) would break the
+        shared engine, so on any error the values are evaluated one at a time instead.
+        """
+        pending: dict[tuple[str, str], tuple[_TestDef, ModuleAst]] = {}
+        for test in tests:
+            for module, body in test.bodies:
+                for text in _input_override_texts(module, body):
+                    pending.setdefault((module.file, text), (test, module))
+        if not pending:
+            return
+        extra: dict[str, list[str]] = {}
+        rules: dict[tuple[str, str], str] = {}
+        for i, ((file, text), (test, module)) in enumerate(pending.items()):
+            name = f"<test inputs of {file}>"
+            if name not in extra:
+                extra[name] = [
+                    f"package {test.package.removeprefix('data.')}",
+                    *import_texts(module),
+                ]
+            rules[(file, text)] = f"{test.package}.{_OVERRIDE_RULE}_{i}"
+            extra[name].append(f"{_OVERRIDE_RULE}_{i} := {text}")
+        try:
+            engine = RegorusEngine(
+                {**self.modules, **{k: "\n".join(v) + "\n" for k, v in extra.items()}},
+                builtins=self.builtins,
+            )
+            for key, query in rules.items():
+                value = engine.evaluate(None, query).value
+                if value is not UNDEFINED:
+                    self._values[key] = value
+        except BuildsigError:
+            self._values.clear()
+
     def override_value(self, test: _TestDef, module: ModuleAst, text: str) -> Any:
         """The value of a ``with input as`` expression, in its module's package and imports."""
+        known = self._values.get((module.file, text), UNDEFINED)
+        if known is not UNDEFINED:
+            return known
         src = "\n".join(
             [
                 f"package {test.package.removeprefix('data.')}",
@@ -541,7 +584,7 @@ class _Runner:
         try:
             engine = RegorusEngine(modules, builtins=self.builtins)
             value = engine.evaluate(None, f"{test.package}.{_OVERRIDE_RULE}").value
-        except RegoError as exc:
+        except BuildsigError as exc:
             raise InvalidInputError(
                 f"failed to decode test input for {test.name}: {exc.message}"
             ) from None
