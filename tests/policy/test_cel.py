@@ -19,6 +19,8 @@ from buildsig.policy.evaluate import Decision, PolicyEvaluator
 from buildsig.policy.fs import PolicyFS
 from buildsig.resolver import ResolveOptions, Resolver
 from buildsig.source import Source, source_to_input
+from tests.git.gpgkit import GpgHome
+from tests.http import LocalServer, body
 from tests.oci.imagekit import ImageKit
 from tests.policy.test_python_policy import (
     ALPINE_PIN,
@@ -308,3 +310,30 @@ def test_static_needs_are_resolved_from_an_oci_layout(layout: Path) -> None:
     offline = policy.evaluate(*image("app:1"))
     assert offline.decision.allow is False
     assert offline.resolved == ()
+
+
+def test_runtime_unknowns_are_resolved_and_the_policy_runs_again(tmp_path: Path) -> None:
+    content = b"tool binary\n" * 300
+    home = GpgHome(tmp_path / "gpg")
+    key = home.gen_key("Maintainer <m@example.com>", "ed25519")
+    policy_dir = tmp_path / "policy"
+    policy_dir.mkdir()
+    (policy_dir / "tool.asc").write_bytes(home.sign(key, content, digest="SHA512"))
+    (policy_dir / "maintainer.asc").write_bytes(home.export(key))
+    policy = CelPolicy(
+        'verify_http_pgp_signature(input.http, "tool.asc", "maintainer.asc")',
+        fs=PolicyFS(policy_dir),
+    )
+    with LocalServer() as server:
+        server.routes["/tool"] = body(content)
+        source = Source(server.url("/tool"))
+        assert policy.evaluate(source, source_to_input(source)).decision.allow is False
+        with Resolver(ResolveOptions(timeout=10.0)) as resolver:
+            result = policy.evaluate(source, source_to_input(source), resolver=resolver)
+        assert result.decision == Decision(allow=True)
+        assert result.resolved == ("http.checksum",)
+        assert len(server.hits("/tool")) == 1
+        server.routes["/tool"] = body(content + b"!")
+        with Resolver(ResolveOptions(timeout=10.0)) as resolver:
+            tampered = policy.evaluate(source, source_to_input(source), resolver=resolver)
+        assert tampered.decision.allow is False
