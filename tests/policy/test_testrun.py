@@ -242,8 +242,14 @@ def test_discovery_errors(tmp_path: Path) -> None:
     (tmp_path / "x" / "a_test.rego").write_text("package docker\n\nhelper := 1\n")
     with pytest.raises(PolicyConfigError, match=r"^no tests found$"):
         run_policy_tests("x", cwd=str(tmp_path))
-    with pytest.raises(PolicyConfigError, match=r"policy module app\.Dockerfile\.rego"):
+    with pytest.raises(
+        PolicyConfigError, match=r"^policy module app\.Dockerfile\.rego not found in "
+    ):
         run_policy_tests("x", dockerfile="app.Dockerfile", cwd=str(tmp_path))
+    (tmp_path / "x" / "a_test.rego").write_text("package docker\n\ntest_same if { true }\n")
+    (tmp_path / "x" / "b_test.rego").write_text("package other\n\ntest_same if { true }\n")
+    with pytest.raises(PolicyConfigError, match="test test_same is defined in two packages"):
+        run_policy_tests("x", cwd=str(tmp_path))
 
 
 def test_syntax_error_in_a_test_file(project: Path) -> None:

@@ -25,6 +25,22 @@ What runs (``buildx-policy.md`` §7.2):
 no tests, syntax errors, a test that cannot be evaluated, an input that does not decode)
 raise :class:`~buildsig.errors.PolicyConfigError` or
 :class:`~buildsig.errors.InvalidInputError` instead, as Buildx fails the command.
+
+Where this differs from Buildx, on purpose:
+
+* A ``with input as`` value may be any expression the test's package can evaluate
+  without an input (a package rule, an imported constant), not only a literal; a
+  variable of the test body is still an error. Decoding is strict: an unknown field
+  (a typo) is an error instead of being dropped silently.
+* A test name defined in two packages is an error (Buildx keeps one of them at random).
+* Resolution happens only when the policy reads fields the test input lacks (Buildx
+  replaces every image test input when a builder is available). The test rule sees the
+  (resolved) input as its global ``input``; its own ``with input as`` still applies
+  inside, so resolution changes a verdict only for tests that read the global input, as
+  in Buildx. Without a platform in the test input, the host's stands in for the
+  builder's.
+* Builtin errors (a ``load_json`` file that does not exist) fail the run, naming the
+  test, rather than making the call undefined.
 """
 
 from __future__ import annotations
@@ -222,10 +238,8 @@ def _relative(fs: PolicyFS, name: str | os.PathLike[str], what: str) -> str:
 def _load(fs: PolicyFS, name: str, what: str) -> dict[str, str]:
     try:
         return load_policy(fs, name)
-    except NotFoundError as exc:
-        raise PolicyConfigError(
-            f"read {what} {name}: {exc.message} in {fs.root}", source=name
-        ) from None
+    except NotFoundError:
+        raise PolicyConfigError(f"{what} {name} not found in {fs.root}", source=name) from None
 
 
 def _test_files(fs: PolicyFS, path: str | os.PathLike[str]) -> list[str]:
