@@ -534,6 +534,7 @@ def _policy_eval(args: argparse.Namespace) -> int:
                 "deny_msg": list(result.decision.deny_msg),
                 "resolved": list(result.resolved),
                 **({"convert": result.converted} if result.converted else {}),
+                **({"builtin_failures": list(result.failures)} if result.failures else {}),
             }
             print(json.dumps(record, ensure_ascii=False))
     messages = [m for _, r in evaluations if not r.decision.allow for m in r.decision.deny_msg]

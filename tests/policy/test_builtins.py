@@ -309,3 +309,55 @@ def test_verify_git_signature(tmp_path: Path, policy_dir: Path) -> None:
         b.verify_git_signature(resolved.git.tag, "stranger.pub")
     with pytest.raises(PolicyConfigError, match="outside"):
         b.verify_git_signature(resolved.git.tag, "../maintainer.pub")
+
+
+GIT_POLICY = """package docker
+
+import rego.v1
+
+default allow := false
+
+allow if verify_git_signature(input.git.tag, "maintainer.pub")
+
+deny_msg contains msg if {
+	not verify_git_signature(input.git.tag, "maintainer.pub")
+	msg := sprintf("%s is not signed by the maintainer", [input.git.tagName])
+}
+
+decision := {"allow": allow, "deny_msg": deny_msg}
+"""
+
+
+def test_a_bad_git_signature_is_undefined_so_the_policy_can_say_why(
+    tmp_path: Path, policy_dir: Path
+) -> None:
+    """Buildx makes a failed verify_git_signature undefined: `not …` then holds."""
+    from buildsig.policy.evaluate import PolicyEvaluator
+    from buildsig.resolver import Resolver
+
+    keys = {}
+    for name in ("maintainer", "stranger"):
+        keys[name] = tmp_path / name
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(keys[name])],
+            check=True,
+            timeout=60,
+        )
+    (policy_dir / "maintainer.pub").write_bytes((tmp_path / "maintainer.pub").read_bytes())
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, timeout=60)
+    (repo / "f").write_text("1\n")
+    base = ["git", "-C", str(repo), "-c", "user.name=S", "-c", "user.email=s@example.com"]
+    signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={keys['stranger']}"]
+    subprocess.run([*base, "add", "f"], check=True, timeout=60)
+    subprocess.run([*base, *signing, "commit", "-q", "-S", "-m", "x"], check=True, timeout=60)
+    subprocess.run([*base, *signing, "tag", "-s", "-m", "v2", "v2"], check=True, timeout=60)
+    source = Source.parse(f"{repo}#v2")
+    with Resolver() as resolver:
+        evaluator = PolicyEvaluator(
+            {"Dockerfile.rego": GIT_POLICY}, fs=PolicyFS(policy_dir), resolver=resolver
+        )
+        result = evaluator.evaluate(source, source_to_input(source))
+    assert result.decision.allow is False
+    assert result.decision.deny_msg == ("v2 is not signed by the maintainer",)
+    assert result.failures and "unknown-key" in result.failures[0]

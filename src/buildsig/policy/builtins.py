@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from buildsig.errors import InvalidInputError, PolicyConfigError
+from buildsig.errors import InvalidInputError, PolicyConfigError, VerificationError
 from buildsig.http.resolve import ChecksumRequest
 from buildsig.model import HTTP, Image, Input
 from buildsig.policy.fs import PolicyFS
@@ -76,15 +76,25 @@ class Builtins:
         self.checksum_request: ChecksumRequest | None = None
         #: Digests ``pin_image`` pinned the image to (distinct, in call order).
         self.pins: list[str] = []
+        #: Verification failures that made a builtin undefined (``verify_git_signature``
+        #: on a bad signature), for reports: Buildx logs them the same way.
+        self.failures: list[str] = []
         self._json: dict[str, Any] = {}
 
     # --- engine glue ---------------------------------------------------------------------
 
     def functions(self) -> dict[str, tuple[int, Callable[..., Any]]]:
-        """Name → (arity, callable), for an engine to register."""
+        """Name → (arity, callable), for an engine to register.
+
+        ``verify_git_signature`` is registered so that a failed verification is
+        *undefined* (recorded in :attr:`failures`), as Buildx makes it: a policy can then
+        deny with its own message (``not verify_git_signature(…)``). Errors in the call
+        itself (a file outside the policy directory, an argument that is not the input's
+        object) still raise.
+        """
         return {
             "load_json": (1, self.load_json),
-            "verify_git_signature": (2, self.verify_git_signature),
+            "verify_git_signature": (2, self._verify_git_signature_or_undefined),
             "verify_http_pgp_signature": (3, self.verify_http_pgp_signature),
             "pin_image": (2, self.pin_image),
             "artifact_attestation": (2, self.artifact_attestation),
@@ -127,6 +137,13 @@ class Builtins:
             return False
         key = self._read("verify_git_signature", keyfile, GIT_KEY_MAX_BYTES)
         return verify_git_signature(git, _as_json(obj), key, unknowns=self.unknowns)
+
+    def _verify_git_signature_or_undefined(self, obj: Any, keyfile: str) -> bool:
+        try:
+            return self.verify_git_signature(obj, keyfile)
+        except VerificationError as exc:
+            self.failures.append(str(exc))
+            raise Undefined(str(exc)) from None
 
     def verify_http_pgp_signature(self, http: Any, sigfile: str, keyfile: str) -> bool:
         """``verify_http_pgp_signature(http, sigfile, keyfile)``: §2.3.

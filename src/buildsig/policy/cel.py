@@ -29,7 +29,7 @@ Buildx's builtins are CEL functions with the same names and arguments
   not a boolean) is a :class:`~buildsig.errors.PolicyConfigError` naming the rule, as are
   compile errors.
 
-Evaluation is :class:`~buildsig.policy.python.ResolvingPolicy`'s: the ``input.x.y`` paths
+Evaluation is :class:`~buildsig.policy.evaluate.ResolvingPolicy`'s: the ``input.x.y`` paths
 the expressions mention are resolved first, runtime unknowns of the builtins re-evaluate,
 and a ``pin_image`` converts the source.
 """
@@ -47,9 +47,8 @@ import cel  # type: ignore[import-not-found, unused-ignore]
 from buildsig.errors import BuildsigError, PolicyConfigError
 from buildsig.model import Input
 from buildsig.policy.builtins import Builtins, Undefined
-from buildsig.policy.evaluate import Decision
+from buildsig.policy.evaluate import Decision, ResolvingPolicy
 from buildsig.policy.fs import PolicyFS
-from buildsig.policy.python import ResolvingPolicy
 
 __all__ = ["DENY_MSG", "CelPolicy", "input_paths"]
 
@@ -177,7 +176,7 @@ class CelPolicy(ResolvingPolicy):
             raise PolicyConfigError("a CEL policy needs at least one allow rule")
         self.fields = frozenset(fields)
 
-    def decide(self, inp: Input, builtins: Builtins) -> Decision:
+    def run(self, inp: Input, builtins: Builtins) -> Decision:
         """Every allow rule, then ``deny_msg`` with ``allow`` bound."""
         variables: dict[str, Any] = {"input": inp.to_dict()}
         functions = builtins.functions()

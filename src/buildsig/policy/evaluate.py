@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from buildsig.errors import PolicyConfigError
@@ -31,11 +31,18 @@ from buildsig.policy.library import helper_modules
 from buildsig.policy.rego import Builtin, RegorusEngine
 from buildsig.source import Source
 
-__all__ = ["Decision", "PolicyEvaluator", "PolicyResult", "validate_decision"]
+__all__ = [
+    "WHOLE_INPUT",
+    "Decision",
+    "PolicyEvaluator",
+    "PolicyResult",
+    "ResolvingPolicy",
+    "needed_fields",
+    "validate_decision",
+]
 
 KNOWN_CAPS = ("exec.proxy",)
 MAX_RESOLVE_ROUNDS = 4
-_WHOLE_INPUT = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,14 +93,150 @@ class PolicyResult:
     converted: str = ""  # the pinned identifier, when pin_image converted the source
     prints: tuple[str, ...] = ()
     resolved: tuple[str, ...] = ()  # the unknown fields that had to be resolved
+    failures: tuple[str, ...] = ()  # verifications that made a builtin undefined
+
+
+#: A field name meaning "the whole input" (every unknown is needed).
+WHOLE_INPUT = ""
+
+
+def needed_fields(fields: Collection[str], inp: Input) -> list[str]:
+    """The unknown fields of ``inp`` among ``fields`` (dotted paths relative to input).
+
+    A field needs an unknown when they are equal, when the field is an object holding
+    the unknown (``image`` passed to a function needs every ``image.*`` unknown), or when
+    the field lies inside the unknown.
+    """
+    if WHOLE_INPUT in fields:
+        return list(inp.unknowns)
+    out: list[str] = []
+    for unknown in inp.unknowns:
+        for field in fields:
+            if (
+                unknown == field
+                or unknown.startswith(field + ".")
+                or field.startswith((unknown + ".", unknown + "["))
+            ):
+                out.append(unknown)
+                break
+    return out
+
+
+class ResolvingPolicy:
+    """The evaluation loop every engine shares (Rego, CEL, plain Python).
+
+    Evaluate with what is known; fetch, in one round, everything the policy showed it
+    needs (the fields it reads, :attr:`fields`, and what its builtins asked for); evaluate
+    again, a bounded number of times; conclude with a validated decision and, on allow,
+    the ``pin_image`` conversion. Subclasses implement :meth:`run` (one evaluation) and
+    may override :meth:`conclude` (turn the last run into a decision).
+    """
+
+    fields: frozenset[str] = frozenset({WHOLE_INPUT})
+
+    def __init__(
+        self,
+        *,
+        fs: PolicyFS | None = None,
+        sigstore_verifier: Any = None,
+        http_client: Any = None,
+        github_api: str = "https://api.github.com",
+        resolver: Any = None,
+    ) -> None:
+        self.fs = fs
+        self.resolver = resolver
+        self._builtin_args: dict[str, Any] = {
+            "sigstore_verifier": sigstore_verifier,
+            "http_client": http_client,
+            "github_api": github_api,
+        }
+
+    def run(self, inp: Input, builtins: Builtins) -> Any:
+        """One evaluation over ``inp`` with ``builtins`` bound to it (engine specific)."""
+        raise NotImplementedError
+
+    def conclude(self, outcome: Any) -> tuple[Decision, tuple[str, ...]]:
+        """The decision (and print lines) of the last :meth:`run`."""
+        if not isinstance(outcome, Decision):
+            raise PolicyConfigError(f"policy outcome {type(outcome).__name__} is not a Decision")
+        return outcome, ()
+
+    def needed(self, inp: Input) -> list[str]:
+        """The unknown fields of ``inp`` the policy reads (statically)."""
+        return needed_fields(self.fields, inp)
+
+    def evaluate(self, source: Source, inp: Input, *, resolver: Any = None) -> PolicyResult:
+        """Resolve what is needed, decide, validate, pin.
+
+        ``resolver`` defaults to the one given at construction; without any, unknown
+        fields stay unknown.
+        """
+        resolver = resolver if resolver is not None else self.resolver
+        resolved: list[str] = []
+        for round_ in range(MAX_RESOLVE_ROUNDS + 1):
+            builtins = Builtins(inp, fs=self.fs, **self._builtin_args)
+            outcome = self.run(inp, builtins)
+            pending: list[str] = []
+            for field in [*self.needed(inp), *sorted(builtins.unknowns)]:
+                if field not in pending and field not in resolved:
+                    pending.append(field)
+            if not pending or resolver is None or round_ == MAX_RESOLVE_ROUNDS:
+                # what is still missing leaves its builtin false or undefined: never allow
+                break
+            inp = _resolve(resolver, source, inp, pending, builtins)
+            resolved += pending
+        decision, prints = self.conclude(outcome)
+        converted = _pinned(source, inp, builtins.pins) if decision.allow else ""
+        return PolicyResult(
+            source=source.identifier,
+            input=inp,
+            decision=decision,
+            converted=converted,
+            prints=prints,
+            resolved=tuple(resolved),
+            failures=tuple(builtins.failures),
+        )
+
+
+def _resolve(
+    resolver: Any, source: Source, inp: Input, fields: Sequence[str], builtins: Builtins
+) -> Input:
+    request = builtins.checksum_request
+    if request is not None and inp.http is not None:
+        from buildsig.http.resolve import resolve_http_checksum
+
+        return resolve_http_checksum(
+            source,
+            inp,
+            client=resolver._http_client(),
+            request=request,
+            max_bytes=resolver.options.max_download_bytes,
+            deadline=resolver.options.download_deadline,
+        )
+    [out] = resolver.resolve_many([(source, inp)], list(fields))
+    resolved: Input = out
+    return resolved
+
+
+def _pinned(source: Source, inp: Input, pins: Sequence[str]) -> str:
+    if not pins:
+        return ""
+    if len(pins) > 1:
+        raise PolicyConfigError(
+            f"multiple image pins set to {source.identifier}: {', '.join(pins)}"
+        )
+    if inp.image is None:  # pragma: no cover - pin_image is False without an image
+        return ""
+    name = re.sub(r"@sha\d+:[0-9a-f]+$", "", inp.image.ref)
+    return f"docker-image://{name}@{pins[0]}"
 
 
 def _unbound(*_args: Any) -> Any:
     raise PolicyConfigError("builtin called outside an evaluation")
 
 
-class PolicyEvaluator:
-    """One policy (its modules and directory), evaluated for any number of sources.
+class PolicyEvaluator(ResolvingPolicy):
+    """A Rego policy (its modules and directory), evaluated for any number of sources.
 
     ``resolver`` (a :class:`buildsig.resolver.Resolver`) fetches what the policy needs;
     without one, unresolved fields stay unknown and the builtins that need them are
@@ -112,6 +255,13 @@ class PolicyEvaluator:
         github_api: str = "https://api.github.com",
         with_helpers: bool = True,
     ) -> None:
+        super().__init__(
+            fs=fs,
+            sigstore_verifier=sigstore_verifier,
+            http_client=http_client,
+            github_api=github_api,
+            resolver=resolver,
+        )
         all_modules = {**(helper_modules() if with_helpers else {}), **modules}
         names = Builtins(Input()).functions()
         self.engine = RegorusEngine(
@@ -122,92 +272,14 @@ class PolicyEvaluator:
                 for name, (nargs, _) in names.items()
             ],
         )
-        self.fs = fs
-        self.resolver = resolver
-        self._builtin_args = {
-            "sigstore_verifier": sigstore_verifier,
-            "http_client": http_client,
-            "github_api": github_api,
-        }
         self.fields = self.engine.input_fields()
 
-    def needed(self, inp: Input) -> list[str]:
-        """The unknown fields of ``inp`` the policy reads (statically)."""
-        if _WHOLE_INPUT in self.fields:
-            return list(inp.unknowns)
-        out: list[str] = []
-        for unknown in inp.unknowns:
-            for field in self.fields:
-                if (
-                    unknown == field
-                    or unknown.startswith(field + ".")  # the policy reads a whole object
-                    or field.startswith((unknown + ".", unknown + "["))  # or inside one
-                ):
-                    out.append(unknown)
-                    break
-        return out
+    def run(self, inp: Input, builtins: Builtins) -> Any:
+        """Evaluate ``data.docker.decision`` with the builtins bound to ``inp``."""
+        overrides = {name: fn for name, (_, fn) in builtins.functions().items()}
+        return self.engine.evaluate(inp.to_dict(), overrides=overrides)
 
-    def evaluate(self, source: Source, inp: Input) -> PolicyResult:
-        """Resolve, evaluate and validate the decision for one source."""
-        resolved: list[str] = []
-        for round_ in range(MAX_RESOLVE_ROUNDS + 1):
-            # Evaluate with what is known, then fetch everything the policy showed it needs
-            # (fields it reads, and what its builtins asked for) in one go, and again: the
-            # first pass is cheap and lets one download answer every HTTP digest at once.
-            builtins = Builtins(inp, fs=self.fs, **self._builtin_args)
-            overrides = {name: fn for name, (_, fn) in builtins.functions().items()}
-            result = self.engine.evaluate(inp.to_dict(), overrides=overrides)
-            pending: list[str] = []
-            for field in [*self.needed(inp), *sorted(builtins.unknowns)]:
-                if field not in pending and field not in resolved:
-                    pending.append(field)
-            if not pending or self.resolver is None or round_ == MAX_RESOLVE_ROUNDS:
-                # what is still missing leaves its builtin false or undefined: never allow
-                break
-            inp = self._resolve(source, inp, pending, builtins)
-            resolved += pending
-        decision = validate_decision(None if not result.defined else result.value)
-        converted = ""
-        if decision.allow:
-            converted = self._pinned(source, inp, builtins.pins)
-        return PolicyResult(
-            source=source.identifier,
-            input=inp,
-            decision=decision,
-            converted=converted,
-            prints=result.prints,
-            resolved=tuple(resolved),
-        )
-
-    def _resolve(
-        self, source: Source, inp: Input, fields: Sequence[str], builtins: Builtins | None = None
-    ) -> Input:
-        request = builtins.checksum_request if builtins is not None else None
-        if request is not None and inp.http is not None:
-            from buildsig.http.resolve import resolve_http_checksum
-
-            return resolve_http_checksum(
-                source,
-                inp,
-                client=self.resolver._http_client(),
-                request=request,
-                max_bytes=self.resolver.options.max_download_bytes,
-                deadline=self.resolver.options.download_deadline,
-            )
-        [out] = self.resolver.resolve_many([(source, inp)], list(fields))
-        resolved: Input = out
-        return resolved
-
-    @staticmethod
-    def _pinned(source: Source, inp: Input, pins: Sequence[str]) -> str:
-        if not pins:
-            return ""
-        if len(pins) > 1:
-            raise PolicyConfigError(
-                f"multiple image pins set to {source.identifier}: {', '.join(pins)}"
-            )
-        image = inp.image
-        if image is None:  # pragma: no cover - pin_image is False without an image
-            return ""
-        name = re.sub(r"@sha\d+:[0-9a-f]+$", "", image.ref)
-        return f"docker-image://{name}@{pins[0]}"
+    def conclude(self, outcome: Any) -> tuple[Decision, tuple[str, ...]]:
+        """Buildx's checks on the final ``data.docker.decision`` (undefined: zero result)."""
+        value = outcome.value if outcome.defined else None
+        return validate_decision(value), tuple(outcome.prints)

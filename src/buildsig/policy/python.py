@@ -1,4 +1,4 @@
-"""Policies in plain Python over the typed input; the evaluation loop other engines share.
+"""Policies in plain Python over the typed input.
 
 A Python policy is a callable ``(input, builtins) -> decision``::
 
@@ -28,130 +28,24 @@ on allow one ``pin_image`` digest converts the source.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from buildsig.errors import PolicyConfigError
 from buildsig.model import Input
 from buildsig.policy.builtins import Builtins, Undefined
-from buildsig.policy.evaluate import MAX_RESOLVE_ROUNDS, Decision, PolicyResult, validate_decision
+from buildsig.policy.evaluate import (
+    WHOLE_INPUT,
+    Decision,
+    ResolvingPolicy,
+    validate_decision,
+)
 from buildsig.policy.fs import PolicyFS
-from buildsig.source import Source
 
 __all__ = ["WHOLE_INPUT", "PolicyFunction", "PolicyOutcome", "PythonPolicy", "ResolvingPolicy"]
 
-#: A field name meaning "the whole input" (every unknown is needed).
-WHOLE_INPUT = ""
-
 PolicyOutcome: TypeAlias = Decision | bool | tuple[bool, Sequence[str]] | Mapping[str, Any]
 PolicyFunction: TypeAlias = Callable[[Input, Builtins], PolicyOutcome]
-
-
-def needed_fields(fields: Collection[str], inp: Input) -> list[str]:
-    """The unknown fields of ``inp`` among ``fields`` (dotted paths relative to input)."""
-    if WHOLE_INPUT in fields:
-        return list(inp.unknowns)
-    out: list[str] = []
-    for unknown in inp.unknowns:
-        for field in fields:
-            if (
-                unknown == field
-                or unknown.startswith(field + ".")  # the policy reads a whole object
-                or field.startswith((unknown + ".", unknown + "["))  # or inside one
-            ):
-                out.append(unknown)
-                break
-    return out
-
-
-class ResolvingPolicy:
-    """Static needs → evaluate → runtime unknowns → re-evaluate → Decision, for any engine.
-
-    Subclasses say which input fields they read (:attr:`fields`) and how to decide once
-    (:meth:`decide`).
-    """
-
-    fields: frozenset[str] = frozenset({WHOLE_INPUT})
-
-    def __init__(
-        self,
-        *,
-        fs: PolicyFS | None = None,
-        sigstore_verifier: Any = None,
-        http_client: Any = None,
-        github_api: str = "https://api.github.com",
-    ) -> None:
-        self.fs = fs
-        self._builtin_args: dict[str, Any] = {
-            "sigstore_verifier": sigstore_verifier,
-            "http_client": http_client,
-            "github_api": github_api,
-        }
-
-    def decide(self, inp: Input, builtins: Builtins) -> Decision:
-        """One evaluation over ``inp`` with ``builtins`` bound to it."""
-        raise NotImplementedError
-
-    def needed(self, inp: Input) -> list[str]:
-        """The unknown fields of ``inp`` the policy reads (statically)."""
-        return needed_fields(self.fields, inp)
-
-    def evaluate(self, source: Source, inp: Input, *, resolver: Any = None) -> PolicyResult:
-        """Resolve what is needed (through ``resolver``, if any), decide, pin."""
-        resolved: list[str] = []
-        for round_ in range(MAX_RESOLVE_ROUNDS + 1):
-            builtins = Builtins(inp, fs=self.fs, **self._builtin_args)
-            decision = self.decide(inp, builtins)
-            pending: list[str] = []
-            for field in [*self.needed(inp), *sorted(builtins.unknowns)]:
-                if field not in pending and field not in resolved:
-                    pending.append(field)
-            if not pending or resolver is None or round_ == MAX_RESOLVE_ROUNDS:
-                break  # what is still missing leaves its builtin false or undefined
-            inp = _resolve(resolver, source, inp, pending, builtins)
-            resolved += pending
-        converted = _pinned(source, inp, builtins.pins) if decision.allow else ""
-        return PolicyResult(
-            source=source.identifier,
-            input=inp,
-            decision=decision,
-            converted=converted,
-            resolved=tuple(resolved),
-        )
-
-
-def _resolve(
-    resolver: Any, source: Source, inp: Input, fields: Sequence[str], builtins: Builtins
-) -> Input:
-    request = builtins.checksum_request
-    if request is not None and inp.http is not None:
-        from buildsig.http.resolve import resolve_http_checksum
-
-        return resolve_http_checksum(
-            source,
-            inp,
-            client=resolver._http_client(),
-            request=request,
-            max_bytes=resolver.options.max_download_bytes,
-            deadline=resolver.options.download_deadline,
-        )
-    [out] = resolver.resolve_many([(source, inp)], list(fields))
-    resolved: Input = out
-    return resolved
-
-
-def _pinned(source: Source, inp: Input, pins: Sequence[str]) -> str:
-    if not pins:
-        return ""
-    if len(pins) > 1:
-        raise PolicyConfigError(
-            f"multiple image pins set to {source.identifier}: {', '.join(pins)}"
-        )
-    if inp.image is None:  # pragma: no cover - pin_image is False without an image
-        return ""
-    name = re.sub(r"@sha\d+:[0-9a-f]+$", "", inp.image.ref)
-    return f"docker-image://{name}@{pins[0]}"
 
 
 def as_decision(value: Any) -> Decision:
@@ -209,7 +103,7 @@ class PythonPolicy(ResolvingPolicy):
                 reads = (reads,)
             self.fields = frozenset(f.removeprefix("input").removeprefix(".") for f in reads)
 
-    def decide(self, inp: Input, builtins: Builtins) -> Decision:
+    def run(self, inp: Input, builtins: Builtins) -> Decision:
         """Call the function; an :class:`Undefined` escaping it denies."""
         try:
             outcome = self.func(inp, builtins)
