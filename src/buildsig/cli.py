@@ -209,6 +209,25 @@ def _parser() -> argparse.ArgumentParser:
         help="also apply Buildx's default policy (BUILDX_DEFAULT_POLICY)",
     )
     peval.add_argument("--json", action="store_true", help="print each decision as JSON")
+    ptest = policy.add_parser(
+        "test",
+        help="run a policy's tests",
+        description=(
+            "Run the test_* rules of the *_test.rego files at PATH (a directory or one file) "
+            "against <FILENAME>.rego in this directory, as `docker buildx policy test` does: "
+            "one `name: PASS|FAIL (allow=…, deny_msg=…)` line per test, with the input, the "
+            "decision and the input fields the test did not give for each failure. Image "
+            "inputs missing fields the policy reads are completed from their registry (or "
+            "--oci-layout). Exits 1 when a test fails."
+        ),
+    )
+    ptest.add_argument("path", metavar="PATH")
+    ptest.add_argument("--run", default=None, metavar="SUBSTR", help="only tests matching")
+    ptest.add_argument("--filename", "-f", default="Dockerfile", metavar="DOCKERFILE")
+    ptest.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
+    ptest.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
+    ptest.add_argument("--trusted-root", metavar="FILE")
+    ptest.add_argument("--timeout", type=float, default=30.0)
 
     check = sub.add_parser(
         "check",
@@ -547,6 +566,24 @@ def _policy_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_test(args: argparse.Namespace) -> int:
+    from buildsig.policy.testrun import run_policy_tests
+    from buildsig.resolver import ResolveOptions, Resolver
+
+    options = ResolveOptions(
+        timeout=args.timeout,
+        oci_layouts=tuple(args.oci_layout),
+        insecure_registries=tuple(args.insecure_registry),
+        trust_root=args.trusted_root,
+    )
+    with Resolver(options) as resolver:
+        report = run_policy_tests(
+            args.path, run=args.run or None, dockerfile=args.filename, resolver=resolver
+        )
+    sys.stdout.write(report.render())
+    return report.exit_code
+
+
 def _check(args: argparse.Namespace) -> int:
     from buildsig.policy.check import check_dockerfile
     from buildsig.policy.evaluate import PolicyEvaluator
@@ -740,7 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit":
             return _audit_git(args)
         if args.command == "policy":
-            return _policy_eval(args)
+            return _policy_test(args) if args.policy_command == "test" else _policy_eval(args)
         if args.command == "check":
             return _check(args)
     except _UsageError as exc:

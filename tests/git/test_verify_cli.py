@@ -237,6 +237,8 @@ def test_builtin_verify_git_signature(signed_repo: dict[str, Path]) -> None:
     assert info.value.check.reason == "unknown-key"  # type: ignore[attr-defined]
     with pytest.raises(InvalidInputError, match="object is neither commit nor tag"):
         verify_git_signature(git_in, {"tree": "x"}, key)
+    with pytest.raises(InvalidInputError, match="object is neither commit nor tag"):
+        verify_git_signature(git_in, None, key)  # type: ignore[arg-type]  # a lightweight tag's
     assert verify_git_signature(None, git_in.tag, key) is False
     pending: set[str] = set()
     unresolved = resolve_git_source(Source.parse(f"{signed_repo['repo']}#v1"), objects=False).git

@@ -158,3 +158,39 @@ def test_a_policy_outside_the_directory_is_refused(
     elsewhere.write_text(POLICY)
     code, _, err = run(capsys, "policy", "eval", "-f", "none", "--policy", str(elsewhere), "app:1")
     assert code == 1 and "outside the policy directory" in err
+
+
+TESTS = """package docker
+
+import rego.v1
+
+approved := {
+	"ref": "docker.io/library/app:1",
+	"labels": {"org.opencontainers.image.vendor": "Example Corp"},
+}
+
+other := {"ref": "docker.io/library/x:1", "labels": {"org.opencontainers.image.vendor": "Evil"}}
+
+test_approved_vendor if {
+	decision.allow with input as {"image": approved}
+}
+
+test_unknown_vendor_is_allowed if {
+	decision.allow with input as {"image": other}
+}
+"""
+
+
+def test_policy_test(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "policy_tests").mkdir()
+    (project / "policy_tests" / "vendors_test.rego").write_text(TESTS)
+    code, out, _ = run(capsys, "policy", "test", "policy_tests")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "test_approved_vendor: PASS (allow=true)"
+    assert lines[1].startswith(
+        "test_unknown_vendor_is_allowed: FAIL (allow=false, deny_msg=docker.io/library/x:1 is not"
+    )
+    assert "input:" in out and "decision:" in out
+    code, out, _ = run(capsys, "policy", "test", "--run", "approved", "policy_tests")
+    assert code == 0 and out == "test_approved_vendor: PASS (allow=true)\n"

@@ -243,7 +243,9 @@ def verify_git_signature(
     return True
 
 
-def _same_object(obj: Commit | Tag | Mapping[str, Any], git: Git) -> Commit | Tag:
+def _same_object(obj: Commit | Tag | Mapping[str, Any] | None, git: Git) -> Commit | Tag:
+    if obj is None:  # e.g. input.git.tag of a lightweight tag
+        raise InvalidInputError("verify_git_signature: object is neither commit nor tag")
     candidates = [c for c in (git.commit, git.tag) if c is not None]
     for candidate in candidates:
         if isinstance(obj, (Commit, Tag)):
