@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 
+from buildsig.cli import main
 from buildsig.policy.evaluate import PolicyEvaluator, PolicyResult
 from buildsig.policy.fs import PolicyFS
 from buildsig.policy.library import default_policy_modules
@@ -624,7 +625,7 @@ def default_denied(tag: str) -> str:
 
 
 def test_default_policy_signed_release(world: World) -> None:
-    source, inp = relabelled(world, BUILDKIT_RELEASE, BUILDKIT_RELEASE)
+    _, inp = relabelled(world, BUILDKIT_RELEASE, BUILDKIT_RELEASE)
     assert inp.image.has_provenance is True
     [sig] = inp.image.signatures
     assert sig.to_dict()["kind"] == "docker-github-builder"
@@ -644,3 +645,138 @@ def test_default_policy_denies_unsigned_or_other_release(world: World) -> None:
     )
     # releases before v0.27 pass unsigned
     assert default_decision(world, "v0.28.0", "v0.26.0") == (True, [])
+
+
+# --- buildsig check: the blog's Dockerfiles, with the policies beside them -------------------
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def project(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The paranoid example's Dockerfile, its sources moved to the local servers."""
+    golang = f"{world.host}/base/golang:1.23@{world.digests['base/golang:1.23']}"
+    distroless = f"{world.host}/base/distroless:latest@{world.digests['base/distroless:latest']}"
+    lib = world.git_url("other/lib.git")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {golang} AS builder\n"
+        f"ADD {world.https.url('/config-v2.1.tar.gz')} /config/\n"
+        f"ADD {world.http.url('/config-v2.1.tar.gz')} /config-http/\n"
+        f"ADD {lib}#v1.0 /lib/\n"
+        f"ADD {lib}#v1.1 /lib-rc/\n"
+        "COPY . .\n"
+        "RUN go build -o /app ./cmd/server\n"
+        f"FROM {distroless}\n"
+        "COPY --from=builder /app /app\n"
+        f"COPY --from={world.alias}/library/alpine:3.20 /etc/alpine-release /etc/\n"
+        'ENTRYPOINT ["/app"]\n'
+    )
+    (tmp_path / "trusted-maintainers.asc").write_bytes(
+        (world.policy_dir / "trusted-maintainers.asc").read_bytes()
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def check(world: World, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any]:
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--json",
+        "--platform",
+        PLATFORM,
+        "--insecure-registry",
+        world.host,
+        "--insecure-registry",
+        world.alias,
+        "--trusted-root",
+        str(world.root_path),
+        "--timeout",
+        "10",
+    )
+    report = json.loads(out)
+    return code, {r["source"]: (r["line"], r["decision"], r["reasons"]) for r in report["sources"]}
+
+
+def rows_expected(world: World) -> dict[str, Any]:
+    golang = f"{world.host}/base/golang:1.23@{world.digests['base/golang:1.23']}"
+    distroless = f"{world.host}/base/distroless:latest@{world.digests['base/distroless:latest']}"
+    lib = f"git://127.0.0.1:{world.git_port}/other/lib.git"  # LLB's identifier for the remote
+    return {
+        "golang": f"docker-image://{golang}",
+        "https": world.https.url("/config-v2.1.tar.gz"),
+        "http": world.http.url("/config-v2.1.tar.gz"),
+        "v1.0": f"{lib}#v1.0",
+        "v1.1": f"{lib}#v1.1",
+        "context": "local://context",
+        "distroless": f"docker-image://{distroless}",
+        "alpine": f"docker-image://{world.alias}/library/alpine:3.20",
+        "distroless-ref": distroless,
+    }
+
+
+def test_check_paranoid(world: World, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "Dockerfile.rego").write_text(paranoid(world))
+    code, rows = check(world, capsys)
+    x = rows_expected(world)
+    assert code == 1
+    assert rows == {
+        x["golang"]: (1, "ALLOW", []),
+        x["https"]: (2, "ALLOW", []),
+        x["http"]: (
+            3,
+            "DENY",
+            [
+                f"Download from 127.0.0.1:{world.http.port} is not allowed. "
+                f"Approved hosts: {downloads(world)}"
+            ],
+        ),
+        x["v1.0"]: (4, "ALLOW", []),
+        x["v1.1"]: (
+            5,
+            "DENY",
+            [
+                f"External Git repo {world.git_url('other/lib.git')} requires a signed tag "
+                "from a trusted maintainer"
+            ],
+        ),
+        x["context"]: (6, "ALLOW", []),
+        x["distroless"]: (
+            8,
+            "DENY",
+            [
+                f"Internal image {x['distroless-ref']} requires provenance attestations. "
+                "Rebuild with --provenance=true"
+            ],
+        ),
+        x["alpine"]: (10, "ALLOW", []),
+    }
+
+
+def test_check_gatekeeper(world: World, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "Dockerfile.rego").write_text(gatekeeper(world))
+    code, rows = check(world, capsys)
+    x = rows_expected(world)
+    assert code == 1
+    assert rows == {
+        x["golang"]: (1, "ALLOW", []),
+        x["https"]: (2, "ALLOW", []),
+        x["http"]: (3, "DENY", ["All HTTP downloads must use HTTPS. Plain HTTP is not allowed."]),
+        x["v1.0"]: (4, "ALLOW", []),
+        x["v1.1"]: (5, "ALLOW", []),  # the gatekeeper allows every git repository
+        x["context"]: (6, "ALLOW", []),
+        x["distroless"]: (8, "ALLOW", []),  # pinned, approved registry: no provenance asked
+        x["alpine"]: (
+            10,
+            "DENY",
+            [
+                f"Image {world.alias}/library/alpine:3.20 must use a digest reference "
+                "(e.g., @sha256:...). Tags alone are not allowed."
+            ],
+        ),
+    }
