@@ -66,6 +66,14 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazily loaded names
     from buildsig.oci.layout import OCILayout
     from buildsig.oci.registry import RegistryClient
     from buildsig.oci.signatures import find_signatures
+    from buildsig.policy.builtins import Builtins
+    from buildsig.policy.cel import CelPolicy
+    from buildsig.policy.check import check_dockerfile
+    from buildsig.policy.dockerfile import dockerfile_sources
+    from buildsig.policy.evaluate import PolicyEvaluator, PolicyResult
+    from buildsig.policy.fs import PolicyFS
+    from buildsig.policy.python import PythonPolicy
+    from buildsig.policy.testrun import run_policy_tests
     from buildsig.provenance import parse_provenance, parse_statement, select_provenance
     from buildsig.resolver import ResolveOptions, Resolver
     from buildsig.sigstore.artifact import artifact_attestation, github_attestation
@@ -91,6 +99,8 @@ __all__ = [
     "Actor",
     "AttestationSignature",
     "BuildsigError",
+    "Builtins",
+    "CelPolicy",
     "ChecksumResponse",
     "Commit",
     "Decision",
@@ -120,8 +130,12 @@ __all__ = [
     "PGPSignature",
     "Platform",
     "PolicyConfigError",
+    "PolicyEvaluator",
+    "PolicyFS",
+    "PolicyResult",
     "ProvenanceCompleteness",
     "ProvenanceConfigSource",
+    "PythonPolicy",
     "RateLimitedError",
     "Reason",
     "RegistryClient",
@@ -148,6 +162,8 @@ __all__ = [
     "__version__",
     "artifact_attestation",
     "audit_repository",
+    "check_dockerfile",
+    "dockerfile_sources",
     "find_signatures",
     "github_attestation",
     "host_platform",
@@ -160,6 +176,7 @@ __all__ = [
     "parse_provenance",
     "parse_statement",
     "resolve_git_source",
+    "run_policy_tests",
     "select_provenance",
     "source_to_input",
     "verify_batch",
@@ -174,14 +191,16 @@ _LAZY: dict[str, str] = {
     "Actor": "buildsig.model",
     "AttestationSignature": "buildsig.model",
     "BuildsigError": "buildsig.errors",
+    "Builtins": "buildsig.policy.builtins",
+    "CelPolicy": "buildsig.policy.cel",
     "ChecksumResponse": "buildsig.model",
     "Commit": "buildsig.model",
     "Decision": "buildsig.model",
     "DigestMismatchError": "buildsig.errors",
-    "HTTPStatusError": "buildsig.errors",
     "Env": "buildsig.model",
     "Git": "buildsig.model",
     "HTTP": "buildsig.model",
+    "HTTPStatusError": "buildsig.errors",
     "Identity": "buildsig.sigstore.verify",
     "Image": "buildsig.model",
     "ImageProvenance": "buildsig.model",
@@ -204,8 +223,12 @@ _LAZY: dict[str, str] = {
     "PGPSignature": "buildsig.model",
     "Platform": "buildsig.source",
     "PolicyConfigError": "buildsig.errors",
+    "PolicyEvaluator": "buildsig.policy.evaluate",
+    "PolicyFS": "buildsig.policy.fs",
+    "PolicyResult": "buildsig.policy.evaluate",
     "ProvenanceCompleteness": "buildsig.model",
     "ProvenanceConfigSource": "buildsig.model",
+    "PythonPolicy": "buildsig.policy.python",
     "RateLimitedError": "buildsig.errors",
     "Reason": "buildsig.git.result",
     "RegistryClient": "buildsig.oci.registry",
@@ -231,6 +254,8 @@ _LAZY: dict[str, str] = {
     "Verifier": "buildsig.sigstore.verify",
     "artifact_attestation": "buildsig.sigstore.artifact",
     "audit_repository": "buildsig.git.audit",
+    "check_dockerfile": "buildsig.policy.check",
+    "dockerfile_sources": "buildsig.policy.dockerfile",
     "find_signatures": "buildsig.oci.signatures",
     "github_attestation": "buildsig.sigstore.artifact",
     "host_platform": "buildsig.source",
@@ -243,6 +268,7 @@ _LAZY: dict[str, str] = {
     "parse_provenance": "buildsig.provenance",
     "parse_statement": "buildsig.provenance",
     "resolve_git_source": "buildsig.git.resolve",
+    "run_policy_tests": "buildsig.policy.testrun",
     "select_provenance": "buildsig.provenance",
     "source_to_input": "buildsig.source",
     "verify_batch": "buildsig.sigstore.batch",

@@ -2,14 +2,15 @@
 
 The steps, as Buildx takes them:
 
-1. **Static needs.** The policy's modules are scanned for the ``input`` fields they read;
-   the source's unknown fields among them are resolved first (a policy that reads only
-   ``input.image.ref`` costs no network at all). A reference to a whole object
-   (``docker_github_builder(input.image, …)``) needs every unknown under it.
-2. **Evaluate** ``data.docker.decision`` with the builtins bound to this input.
-3. **Runtime needs.** Builtins that lacked metadata (``git.commit`` objects, the
-   ``http.checksum``, a ``content || trailer`` digest) recorded it; it is resolved and the
-   policy evaluated again, a bounded number of times.
+1. **Evaluate** ``data.docker.decision`` with what is known, the builtins bound to this
+   input.
+2. **Needs.** The fields the policy reads (its modules are scanned for ``input``
+   references; a reference to a whole object, as in ``docker_github_builder(input.image,
+   …)``, needs every unknown under it) and what its builtins lacked (``git.commit``
+   objects, the ``http.checksum``, a ``content || trailer`` digest) are resolved together,
+   in one round, so a policy that reads only ``input.image.ref`` costs no network at all
+   and one download answers every HTTP digest.
+3. **Evaluate again**, until nothing new is needed (a bounded number of rounds).
 4. **The decision** is validated as Buildx validates it (§2.8): an object; ``allow`` a
    boolean (absent is deny); ``deny_msg`` strings; ``caps`` known and boolean.
 5. **Pins.** On allow, one ``pin_image`` digest turns the decision into a conversion of
