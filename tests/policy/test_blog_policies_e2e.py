@@ -806,3 +806,126 @@ def test_check_gatekeeper(world: World, project: Path, capsys: pytest.CaptureFix
             ],
         ),
     }
+
+
+# --- policy test: unit tests for the paranoid policy, as the blog recommends ------------------
+
+PARANOID_TESTS = """\
+package docker
+
+test_local_allowed if {
+    decision.allow with input as {"local": {"name": "context"}}
+}
+
+test_internal_image_with_provenance if {
+    decision.allow with input as {"image": {
+        "ref": "@HOST@/base/golang:1.23@@DIGEST@",
+        "host": "@HOST@",
+        "isCanonical": true,
+        "hasProvenance": true,
+    }}
+}
+
+test_internal_image_without_provenance if {
+    not decision.allow with input as {"image": {
+        "ref": "@HOST@/base/golang:1.23@@DIGEST@",
+        "host": "@HOST@",
+        "isCanonical": true,
+    }}
+}
+
+test_plain_http_denied if {
+    msgs := deny_msg with input as {"http": {"schema": "http", "host": "example.com"}}
+    msgs == {`Download from example.com is not allowed. Approved hosts: @DOWNLOADS@`}
+}
+
+test_hub_golang_at_its_served_digest if {
+    decision.allow with input as {"image": {
+        "ref": "@HUB@/library/golang:1.23",
+        "host": "@HUB@",
+        "repo": "@HUB@/library/golang",
+        "checksum": "@GOLANG@",
+    }}
+}
+"""
+
+
+def test_policy_test_of_the_paranoid_policy(
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "Dockerfile.rego").write_text(paranoid(world))
+    tests = PARANOID_TESTS
+    for key, value in {
+        "@HOST@": world.host,
+        "@HUB@": world.alias,
+        "@DIGEST@": world.digests["base/golang:1.23"],
+        "@GOLANG@": world.digests["library/golang"],
+        "@DOWNLOADS@": downloads(world),
+    }.items():
+        tests = tests.replace(key, value)
+    (tmp_path / "Dockerfile_test.rego").write_text(tests)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(
+        capsys,
+        "policy",
+        "test",
+        "--insecure-registry",
+        world.host,
+        "--insecure-registry",
+        world.alias,
+        "--trusted-root",
+        str(world.root_path),
+        ".",
+    )
+    assert (code, err) == (1, "")
+    hub = world.alias
+    # The failing test's input lacked fields the policy reads, so it was resolved from the
+    # registry (Buildx's behaviour): the served golang is not at the policy's pin.
+    resolved = {
+        "image": {
+            "ref": f"{hub}/library/golang:1.23",
+            "host": hub,
+            "repo": f"{hub}/library/golang",
+            "fullRepo": f"{hub}/library/golang",
+            "tag": "1.23",
+            "platform": PLATFORM,
+            "os": "linux",
+            "arch": "amd64",
+            "checksum": world.digests["library/golang"],
+            "createdTime": "2024-05-06T07:08:09Z",
+            "env": ["PATH=/usr/local/bin:/usr/bin", "ARCH=amd64"],
+            "labels": {"tag": "1.23"},
+            "user": "65532:65532",
+            "volumes": ["/data", "/var/lib/b"],
+            "workingDir": "/app",
+            "hasProvenance": True,
+        }
+    }
+    assert out == (
+        "test_hub_golang_at_its_served_digest: FAIL (allow=false)\n"
+        "input:\n"
+        f"{json.dumps(resolved, indent=2)}\n"
+        "decision:\n"
+        '{\n  "allow": false\n}\n'
+        "missing_input: input.git, input.git.remote, input.git.tag, input.git.tagName, "
+        "input.http, input.http.host, input.http.schema, input.image.isCanonical, input.local\n"
+        "test_internal_image_with_provenance: PASS (allow=true)\n"
+        # passes on its own input (no hasProvenance); the decision shown is for the input
+        # resolved from the registry, where the image has provenance
+        "test_internal_image_without_provenance: PASS (allow=true)\n"
+        "test_local_allowed: PASS (allow=true)\n"
+        "test_plain_http_denied: PASS (allow=false, deny_msg=Download from example.com is not "
+        f"allowed. Approved hosts: {downloads(world)})\n"
+    )
+
+    # only the passing ones: exit code 0 (127.0.0.1 is reached over plain HTTP even
+    # without --insecure-registry, as Docker treats loopback registries)
+    code, out, err = run(capsys, "policy", "test", "--run", "internal", ".")
+    assert (code, err) == (0, "")
+    assert out == (
+        "test_internal_image_with_provenance: PASS (allow=true)\n"
+        "test_internal_image_without_provenance: PASS (allow=true)\n"
+    )
