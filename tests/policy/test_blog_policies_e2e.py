@@ -39,10 +39,10 @@ from buildsig.policy.evaluate import PolicyEvaluator, PolicyResult
 from buildsig.policy.fs import PolicyFS
 from buildsig.policy.library import default_policy_modules
 from buildsig.resolver import ResolveOptions, Resolver
-from buildsig.source import Source, source_to_input
+from buildsig.source import ATTR_GIT_FULL_URL, Source, source_to_input
 from buildsig.testing import TestSigstore
 from tests.git.gpgkit import GitRepo, GpgHome
-from tests.git.servers import git_http_backend
+from tests.git.servers import git_daemon, git_http_backend
 from tests.http import LocalServer, body, make_tls
 from tests.oci.registryd import RunningRegistry, docker_registry
 from tests.oci.signedkit import SignedKit, bundle_layer
@@ -245,6 +245,7 @@ class World:
     digests: dict[str, str]  # "repo:tag" -> index digest
     root_path: Path  # the test Sigstore's trusted_root.json
     git_port: int
+    daemon_port: int  # the same repositories over git's own protocol
     git_ids: dict[str, str]
     policy_dir: Path  # holds trusted-maintainers.asc
     http: LocalServer
@@ -356,6 +357,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with (
         docker_registry(base / "registry") as registry,
         git_http_backend(git_root) as git_port,
+        git_daemon(git_root) as daemon_port,
         LocalServer() as http,
         LocalServer(tls=tls.server_context) as https,
     ):
@@ -368,6 +370,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             digests=digests,
             root_path=root_path,
             git_port=git_port,
+            daemon_port=daemon_port,
             git_ids=git_ids,
             policy_dir=policy_dir,
             http=http,
@@ -454,15 +457,15 @@ def downloads(world: World) -> str:
     return json.dumps([f"127.0.0.1:{world.https.port}", "artifacts.company.com"])
 
 
-def evaluate(world: World, modules: dict[str, str], identifier: str) -> PolicyResult:
+def evaluate(world: World, modules: dict[str, str], identifier: str | Source) -> PolicyResult:
     """``identifier`` judged by ``modules``, resolving what they read from the local servers."""
     result = _evaluate(world, modules, identifier)
     gc.collect()  # the evaluator is garbage now: free it here (see _engines_freed_here)
     return result
 
 
-def _evaluate(world: World, modules: dict[str, str], identifier: str) -> PolicyResult:
-    source = Source.parse(identifier)
+def _evaluate(world: World, modules: dict[str, str], identifier: str | Source) -> PolicyResult:
+    source = identifier if isinstance(identifier, Source) else Source.parse(identifier)
     with Resolver(world.options()) as resolver:
         evaluator = PolicyEvaluator(modules, fs=PolicyFS(world.policy_dir), resolver=resolver)
         return evaluator.evaluate(source, source_to_input(source, platform=PLATFORM))
@@ -600,6 +603,22 @@ def test_paranoid_git(world: World) -> None:
 
     branch = evaluate(world, modules, f"{lib}#main")
     assert decided(branch) == (False, refused)
+
+
+def test_paranoid_git_over_the_git_protocol(world: World) -> None:
+    """The external repository from ``git daemon`` (``ADD git://…`` in a Dockerfile)."""
+    modules = {"Dockerfile.rego": paranoid(world)}
+    remote = f"git://127.0.0.1:{world.daemon_port}/other/lib.git"
+
+    def source(tag: str) -> Source:  # as the Dockerfile frontend names a git:// URL
+        return Source(f"{remote}#{tag}", {ATTR_GIT_FULL_URL: f"{remote}#{tag}"})
+
+    trusted = evaluate(world, modules, source("v1.0"))
+    assert decided(trusted) == (True, [])
+    assert trusted.input.git is not None and trusted.input.git.remote == remote
+    refused = [f"External Git repo {remote} requires a signed tag from a trusted maintainer"]
+    assert decided(evaluate(world, modules, source("v1.1"))) == (False, refused)
+    assert decided(evaluate(world, modules, source("v0.9"))) == (False, refused)
 
 
 # --- Buildx's default policy on a signed moby/buildkit ---------------------------------------
