@@ -22,6 +22,7 @@ the rules, their logic and the messages are the blog's, word for word.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
@@ -403,6 +404,18 @@ def _engines_freed_here() -> Iterator[None]:
     gc.collect()
 
 
+@contextlib.contextmanager
+def gc_on_this_thread() -> Iterator[None]:
+    """No cyclic GC while resolver threads run; collect here afterwards (same bug)."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
+
+
 # --- the two policies, adapted to the local hosts ------------------------------------------
 
 
@@ -459,9 +472,8 @@ def downloads(world: World) -> str:
 
 def evaluate(world: World, modules: dict[str, str], identifier: str | Source) -> PolicyResult:
     """``identifier`` judged by ``modules``, resolving what they read from the local servers."""
-    result = _evaluate(world, modules, identifier)
-    gc.collect()  # the evaluator is garbage now: free it here (see _engines_freed_here)
-    return result
+    with gc_on_this_thread():
+        return _evaluate(world, modules, identifier)
 
 
 def _evaluate(world: World, modules: dict[str, str], identifier: str | Source) -> PolicyResult:
@@ -635,7 +647,7 @@ def relabelled(world: World, tag: str, as_tag: str) -> tuple[Source, Any]:
     """
     source = Source.parse(f"docker-image://{world.host}/moby/buildkit:{tag}")
     inp = source_to_input(source, platform=PLATFORM)
-    with Resolver(world.options()) as resolver:
+    with gc_on_this_thread(), Resolver(world.options()) as resolver:
         [resolved] = resolver.resolve_many(
             [(source, inp)], ["image.hasProvenance", "image.signatures"]
         )
@@ -654,11 +666,9 @@ def relabelled(world: World, tag: str, as_tag: str) -> tuple[Source, Any]:
 
 def default_decision(world: World, tag: str, as_tag: str) -> tuple[bool, list[str]]:
     source, inp = relabelled(world, tag, as_tag)
-    evaluator = PolicyEvaluator(default_policy_modules(), with_helpers=False)
-    result = decided(evaluator.evaluate(source, inp))
-    del evaluator
-    gc.collect()  # see _engines_freed_here
-    return result
+    with gc_on_this_thread():
+        evaluator = PolicyEvaluator(default_policy_modules(), with_helpers=False)
+        return decided(evaluator.evaluate(source, inp))
 
 
 def default_denied(tag: str) -> str:
@@ -696,8 +706,8 @@ def test_default_policy_denies_unsigned_or_other_release(world: World) -> None:
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()
-    code = main(list(argv))
-    gc.collect()  # see _engines_freed_here
+    with gc_on_this_thread():
+        code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
