@@ -394,10 +394,13 @@ def _local_only(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
 def _engines_freed_here() -> Iterator[None]:
     """Collect garbage policy engines on this thread, before and after each test.
 
-    Works around a buildsig bug (see the report of this module's author): a regorus
-    engine left in a reference cycle is freed by whichever thread runs the cyclic GC, and
-    when that is an image-resolution worker, pyo3 refuses ("regoruspy::Engine is
-    unsendable, but is being dropped on another thread").
+    Works around a buildsig bug: a failed ``verify_git_signature`` (the stranger's tag)
+    leaves a reference cycle (``buildsig.git.verify.verify_git_signature`` keeps the
+    VerificationError it raises in a local, and its traceback holds that frame), and the
+    frames it keeps alive hold the regorus engine the policy ran on. That engine is then
+    freed by whichever thread runs the cyclic GC; when it is an image-resolution worker,
+    pyo3 refuses ("regoruspy::Engine is unsendable, but is being dropped on another
+    thread") and pytest turns the unraisable exception into a failure.
     """
     gc.collect()
     yield
