@@ -955,7 +955,9 @@ def test_policy_test_of_the_paranoid_policy(
 
     # only the passing ones: exit code 0 (127.0.0.1 is reached over plain HTTP even
     # without --insecure-registry, as Docker treats loopback registries)
-    code, out, err = run(capsys, "policy", "test", "--run", "internal", ".")
+    code, out, err = run(
+        capsys, "policy", "test", "--trusted-root", str(world.root_path), "--run", "internal", "."
+    )
     assert (code, err) == (0, "")
     assert out == (
         "test_internal_image_with_provenance: PASS (allow=true)\n"
