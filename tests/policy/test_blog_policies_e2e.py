@@ -22,9 +22,7 @@ the rules, their logic and the messages are the blog's, word for word.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import json
 import subprocess
 from collections.abc import Iterator
@@ -390,35 +388,6 @@ def _local_only(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALL_PROXY", raising=False)
 
 
-@pytest.fixture(autouse=True)
-def _engines_freed_here() -> Iterator[None]:
-    """Collect garbage policy engines on this thread, before and after each test.
-
-    Works around a buildsig bug: a failed ``verify_git_signature`` (the stranger's tag)
-    leaves a reference cycle (``buildsig.git.verify.verify_git_signature`` keeps the
-    VerificationError it raises in a local, and its traceback holds that frame), and the
-    frames it keeps alive hold the regorus engine the policy ran on. That engine is then
-    freed by whichever thread runs the cyclic GC; when it is an image-resolution worker,
-    pyo3 refuses ("regoruspy::Engine is unsendable, but is being dropped on another
-    thread") and pytest turns the unraisable exception into a failure.
-    """
-    gc.collect()
-    yield
-    gc.collect()
-
-
-@contextlib.contextmanager
-def gc_on_this_thread() -> Iterator[None]:
-    """No cyclic GC while resolver threads run; collect here afterwards (same bug)."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
-
-
 # --- the two policies, adapted to the local hosts ------------------------------------------
 
 
@@ -475,8 +444,7 @@ def downloads(world: World) -> str:
 
 def evaluate(world: World, modules: dict[str, str], identifier: str | Source) -> PolicyResult:
     """``identifier`` judged by ``modules``, resolving what they read from the local servers."""
-    with gc_on_this_thread():
-        return _evaluate(world, modules, identifier)
+    return _evaluate(world, modules, identifier)
 
 
 def _evaluate(world: World, modules: dict[str, str], identifier: str | Source) -> PolicyResult:
@@ -650,7 +618,7 @@ def relabelled(world: World, tag: str, as_tag: str) -> tuple[Source, Any]:
     """
     source = Source.parse(f"docker-image://{world.host}/moby/buildkit:{tag}")
     inp = source_to_input(source, platform=PLATFORM)
-    with gc_on_this_thread(), Resolver(world.options()) as resolver:
+    with Resolver(world.options()) as resolver:
         [resolved] = resolver.resolve_many(
             [(source, inp)], ["image.hasProvenance", "image.signatures"]
         )
@@ -669,9 +637,8 @@ def relabelled(world: World, tag: str, as_tag: str) -> tuple[Source, Any]:
 
 def default_decision(world: World, tag: str, as_tag: str) -> tuple[bool, list[str]]:
     source, inp = relabelled(world, tag, as_tag)
-    with gc_on_this_thread():
-        evaluator = PolicyEvaluator(default_policy_modules(), with_helpers=False)
-        return decided(evaluator.evaluate(source, inp))
+    evaluator = PolicyEvaluator(default_policy_modules(), with_helpers=False)
+    return decided(evaluator.evaluate(source, inp))
 
 
 def default_denied(tag: str) -> str:
@@ -709,8 +676,7 @@ def test_default_policy_denies_unsigned_or_other_release(world: World) -> None:
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()
-    with gc_on_this_thread():
-        code = main(list(argv))
+    code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -187,3 +187,35 @@ def test_an_undefined_decision_is_zero_result(layout: Path) -> None:
     evaluator = PolicyEvaluator({"Dockerfile.rego": "package docker\n\nimport rego.v1\n\nx := 1\n"})
     with pytest.raises(PolicyConfigError, match="zero result"):
         evaluator.evaluate(*image_source("app:1"))
+
+
+def test_a_failing_builtin_leaves_no_engine_for_another_thread_to_free() -> None:
+    """A builtin's exception must not keep the native engine alive in a reference cycle:
+    the cycle collector could then run on a resolver thread, where pyo3 refuses to drop
+    the engine ("unsendable"). Regression test: the engine is freed where it was used."""
+    import gc
+    import sys
+    import threading
+
+    from buildsig.errors import BuildsigError
+
+    seen: list[str] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda u: seen.append(str(u.exc_value))
+    try:
+        evaluator = PolicyEvaluator(
+            {
+                "p.rego": 'package docker\n\nimport rego.v1\n\nx := load_json("missing.json")\n'
+                '\ndecision := {"allow": x == 1}\n'
+            }
+        )
+        source, inp = image_source("app:1")
+        for _ in range(10):
+            with pytest.raises(BuildsigError):
+                evaluator.evaluate(source, inp)
+        collector = threading.Thread(target=gc.collect)
+        collector.start()
+        collector.join()
+    finally:
+        sys.unraisablehook = previous
+    assert seen == []

@@ -239,7 +239,10 @@ def verify_git_signature(
             source=object_id(kind, target.raw, "sha256" if git.is_sha256 else "sha1"),
         )
         err.check = check  # type: ignore[attr-defined]
-        raise err
+        try:
+            raise err
+        finally:
+            del err  # no frame <-> exception cycle: callers' frames are freed promptly
     return True
 
 

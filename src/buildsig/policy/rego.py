@@ -461,6 +461,11 @@ class RegorusEngine:
         except RuntimeError as exc:
             raw, failure = None, exc
         prints = tuple(engine.take_prints())
+        # Drop this frame's reference to the engine clone before anything is raised: an
+        # exception's traceback keeps its frames alive, and a builtin's exception often
+        # sits in a reference cycle, which would leave the native engine to the cycle
+        # collector, possibly on another thread (pyo3 refuses to drop it there).
+        del engine
         pending = self._take_pending()
         if pending is not None:
             name, cause = pending
