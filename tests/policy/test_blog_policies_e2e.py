@@ -929,3 +929,53 @@ def test_policy_test_of_the_paranoid_policy(
         "test_internal_image_with_provenance: PASS (allow=true)\n"
         "test_internal_image_without_provenance: PASS (allow=true)\n"
     )
+
+
+def test_both_policies_through_policy_eval(
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The blog's policies as files next to a Dockerfile, run by `buildsig policy eval`."""
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "Dockerfile.rego").write_text(gatekeeper(world))
+    (tmp_path / "paranoid.rego").write_text(paranoid(world))
+    (tmp_path / "trusted-maintainers.asc").write_bytes(
+        (world.policy_dir / "trusted-maintainers.asc").read_bytes()
+    )
+    monkeypatch.chdir(tmp_path)
+    flags = [
+        "--insecure-registry",
+        world.host,
+        "--insecure-registry",
+        world.alias,
+        "--trusted-root",
+        str(world.root_path),
+        "--platform",
+        "linux/amd64",
+    ]
+
+    def policy_eval(*argv: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["policy", "eval", *flags, *argv])
+        return code, capsys.readouterr().err
+
+    golang = f"{world.host}/base/golang:1.23"
+    pinned = f"docker-image://{golang}@{world.digests['base/golang:1.23']}"
+    # the automatic policy (the gatekeeper), and with it the paranoid one: both must allow
+    assert policy_eval(pinned) == (0, "")
+    assert policy_eval("--policy", "paranoid.rego", pinned) == (0, "")
+    assert policy_eval(f"docker-image://{golang}") == (
+        1,
+        f"error: policy denied: Image {golang} must use a digest reference (e.g., "
+        "@sha256:...). Tags alone are not allowed.\n",
+    )
+    lib = world.git_url("other/lib.git")
+    code, err = policy_eval("-f", "none", "--policy", "paranoid.rego", f"{lib}#v1.1")
+    assert code == 1
+    assert err == (
+        f"error: policy denied: External Git repo {lib} requires a signed tag from a trusted "
+        "maintainer\n"
+    )
+    assert policy_eval("-f", "none", "--policy", "paranoid.rego", f"{lib}#v1.0") == (0, "")
