@@ -14,61 +14,10 @@ from pathlib import Path
 
 from _harness import Benchmark, Row, ops_per_second
 
-#: The registry gatekeeper policy of Docker's blog post on Buildx policies (the seed
-#: document), as the tests evaluate it.
-POLICY = """\
-package docker
-
-default allow := false
-
-allow if input.local
-
-approved_registries := [
-    "registry.company.com",
-    "docker.io",
-    "ghcr.io"
-]
-
-allow if {
-    input.image.host in approved_registries
-    input.image.isCanonical
-}
-
-allow if {
-    input.http.schema == "https"
-}
-
-allow if input.git
-
-deny_msg contains msg if {
-    not allow
-    input.image
-    not input.image.isCanonical
-    msg := sprintf(
-        "Image %s must use a digest reference (e.g., @sha256:...). Tags alone are not allowed.",
-        [input.image.ref]
-    )
-}
-
-deny_msg contains msg if {
-    not allow
-    input.image
-    input.image.isCanonical
-    msg := sprintf(
-        "Registry %s is not in the approved list. Allowed: %v",
-        [input.image.host, approved_registries]
-    )
-}
-
-deny_msg contains msg if {
-    not allow
-    input.http
-    input.http.schema != "https"
-    msg := "All HTTP downloads must use HTTPS. Plain HTTP is not allowed."
-}
-
-decision := {"allow": allow, "deny_msg": deny_msg}
-"""
+#: The registry gatekeeper policy of Docker's blog post on Buildx policies.
+POLICY = (
+    Path(__file__).resolve().parent.parent / "examples" / "policies" / "registry-gatekeeper.rego"
+).read_text()
 
 
 def decisions(quick: bool) -> list[Row]:

@@ -12,6 +12,7 @@ import os
 import pickle
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,145 +31,11 @@ from buildsig.policy import (
     scan_input_fields,
 )
 
-GATEKEEPER = """\
-package docker
+#: The blog's two policies, as published (examples/policies/).
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
+GATEKEEPER = (EXAMPLES / "registry-gatekeeper.rego").read_text()
 
-default allow := false
-
-allow if input.local
-
-approved_registries := [
-    "registry.company.com",
-    "docker.io",
-    "ghcr.io"
-]
-
-allow if {
-    input.image.host in approved_registries
-    input.image.isCanonical
-}
-
-allow if {
-    input.http.schema == "https"
-}
-
-allow if input.git
-
-deny_msg contains msg if {
-    not allow
-    input.image
-    not input.image.isCanonical
-    msg := sprintf(
-        "Image %s must use a digest reference (e.g., @sha256:...). Tags alone are not allowed.",
-        [input.image.ref]
-    )
-}
-
-deny_msg contains msg if {
-    not allow
-    input.image
-    input.image.isCanonical
-    msg := sprintf(
-        "Registry %s is not in the approved list. Allowed: %v",
-        [input.image.host, approved_registries]
-    )
-}
-
-deny_msg contains msg if {
-    not allow
-    input.http
-    input.http.schema != "https"
-    msg := "All HTTP downloads must use HTTPS. Plain HTTP is not allowed."
-}
-
-decision := {"allow": allow, "deny_msg": deny_msg}
-"""
-
-LOCKDOWN = """\
-package docker
-
-default allow := false
-
-allow if input.local
-
-allow if {
-    input.image.host == "registry.company.com"
-    input.image.isCanonical
-    input.image.hasProvenance
-}
-
-allow if {
-    input.image.host == "dhi.io"
-    input.image.isCanonical
-    input.image.hasProvenance
-}
-
-pinned_dockerhub_images := {
-    "golang": "sha256:def456abc789...",
-    "alpine": "sha256:4b7ce07002c6...",
-}
-
-allow if {
-    input.image.host == "docker.io"
-    some repo, digest in pinned_dockerhub_images
-    input.image.repo == repo
-    input.image.checksum == digest
-}
-
-approved_download_hosts := [
-    "releases.internal.com",
-    "artifacts.company.com"
-]
-
-allow if {
-    input.http.schema == "https"
-    input.http.host in approved_download_hosts
-}
-
-allow if {
-    input.git
-    startswith(input.git.remote, "https://github.com/our-org/")
-}
-
-allow if {
-    input.git
-    not startswith(input.git.remote, "https://github.com/our-org/")
-    input.git.tagName != ""
-    verify_git_signature(input.git.tag, "trusted-maintainers.asc")
-}
-
-deny_msg contains msg if {
-    not allow
-    input.image
-    input.image.host == "registry.company.com"
-    not input.image.hasProvenance
-    msg := sprintf(
-        "Internal image %s requires provenance attestations. Rebuild with --provenance=true",
-        [input.image.ref]
-    )
-}
-
-deny_msg contains msg if {
-    not allow
-    input.http
-    msg := sprintf(
-        "Download from %s is not allowed. Approved hosts: %v",
-        [input.http.host, approved_download_hosts]
-    )
-}
-
-deny_msg contains msg if {
-    not allow
-    input.git
-    not startswith(input.git.remote, "https://github.com/our-org/")
-    msg := sprintf(
-        "External Git repo %s requires a signed tag from a trusted maintainer",
-        [input.git.remote]
-    )
-}
-
-decision := {"allow": allow, "deny_msg": deny_msg}
-"""
+LOCKDOWN = (EXAMPLES / "production-lockdown.rego").read_text()
 
 ENV = {"filename": "Dockerfile", "depth": 0}
 
@@ -860,7 +727,8 @@ def test_isolated_evaluation_returns_results_and_prints() -> None:
     bundle = PolicyBundle({"Dockerfile.rego": src}, builtins=[Builtin("up", 1, str.upper)])
     res = evaluate_isolated(bundle, LOCAL, timeout=60)
     assert res.value == {"allow": True, "deny_msg": []}
-    assert res.prints == ("Dockerfile.rego:6: local context",)
+    line = src.splitlines().index('    print("local", input.local.name)') + 1
+    assert res.prints == (f"Dockerfile.rego:{line}: local context",)
     assert evaluate_isolated(bundle, LOCAL, "data.docker.up", timeout=60).value is UNDEFINED
     q = "data.docker.approved_registries[0]"
     assert evaluate_isolated(bundle, None, q, timeout=60).value == "registry.company.com"
