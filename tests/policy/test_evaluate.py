@@ -219,3 +219,20 @@ def test_a_failing_builtin_leaves_no_engine_for_another_thread_to_free() -> None
     finally:
         sys.unraisablehook = previous
     assert seen == []
+
+
+def test_existence_checks_fetch_nothing() -> None:
+    """The blog's gatekeeper reads only identifier fields (``input.image`` alone is an
+    existence check): judging an image on an unreachable registry needs no network."""
+    gatekeeper = (
+        Path(__file__).resolve().parents[2] / "examples" / "policies" / "registry-gatekeeper.rego"
+    ).read_text()
+    with Resolver(ResolveOptions(timeout=2.0)) as resolver:
+        evaluator = PolicyEvaluator({"Dockerfile.rego": gatekeeper}, resolver=resolver)
+        result = evaluator.evaluate(*image_source("docker-image://127.0.0.1:9/x/y:1"))
+    assert result.resolved == ()
+    assert result.decision.allow is False
+    assert result.decision.deny_msg == (
+        "Image 127.0.0.1:9/x/y:1 must use a digest reference (e.g., @sha256:...). Tags alone "
+        "are not allowed.",
+    )

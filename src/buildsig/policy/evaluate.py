@@ -104,18 +104,22 @@ WHOLE_INPUT = ""
 def needed_fields(fields: Collection[str], inp: Input) -> list[str]:
     """The unknown fields of ``inp`` among ``fields`` (dotted paths relative to input).
 
-    A field needs an unknown when they are equal, when the field is an object holding
-    the unknown (``image`` passed to a function needs every ``image.*`` unknown), or when
-    the field lies inside the unknown.
+    A field needs an unknown when they are equal, when the field lies inside the unknown,
+    or when the field is an object holding the unknown (``image.provenance`` needs
+    ``image.provenance.materials…``). A bare top-level key (``input.image`` alone) is an
+    existence check and needs nothing: the scan follows ``input.image`` into the policy's
+    own functions (``docker_github_builder`` reports ``image.signatures``), and a builtin
+    given a whole object records what it lacks at run time.
     """
     if WHOLE_INPUT in fields:
         return list(inp.unknowns)
     out: list[str] = []
     for unknown in inp.unknowns:
         for field in fields:
+            nested = "." in field or "[" in field
             if (
                 unknown == field
-                or unknown.startswith(field + ".")
+                or (nested and unknown.startswith(field + "."))
                 or field.startswith((unknown + ".", unknown + "["))
             ):
                 out.append(unknown)
