@@ -280,3 +280,66 @@ def test_frozen(repo: Path) -> None:
 )
 def test_normalize_remote_url(url: str, expected: str) -> None:
     assert normalize_remote_url(url) == expected
+
+
+def test_same_size_edit_is_dirty(repo: Path) -> None:
+    (repo / "README").write_text("version 9\n")  # same length as the committed text
+    info = git_info(repo)
+    assert_matches_git(info, repo)
+    assert info.dirty
+
+
+def test_reading_does_not_rewrite_the_index(repo: Path) -> None:
+    (repo / "README").write_text("version 1\n")  # same content, newer stat data
+    index = repo / ".git" / "index"
+    before = index.read_bytes(), index.stat().st_mtime_ns
+    info = git_info(repo)
+    assert not info.dirty
+    assert (index.read_bytes(), index.stat().st_mtime_ns) == before
+
+
+@pytest.fixture
+def with_submodule(tmp_path: Path) -> Path:
+    lib = make_repo(tmp_path / "lib")
+    app = make_repo(tmp_path / "app")
+    git(app, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    git(app, "commit", "-q", "-m", "add lib")
+    return app
+
+
+def test_submodule_clean(with_submodule: Path) -> None:
+    info = git_info(with_submodule)
+    assert_matches_git(info, with_submodule)
+    assert not info.dirty
+
+
+def test_submodule_at_other_commit_is_dirty(with_submodule: Path) -> None:
+    sub = with_submodule / "lib"
+    (sub / "README").write_text("moved on\n")
+    git(sub, "commit", "-q", "-am", "new lib commit")
+    info = git_info(with_submodule)
+    assert_matches_git(info, with_submodule)
+    assert info.dirty
+
+
+def test_submodule_with_modified_content_is_dirty(with_submodule: Path) -> None:
+    (with_submodule / "lib" / "README").write_text("edited in place\n")
+    info = git_info(with_submodule)
+    assert_matches_git(info, with_submodule)
+    assert info.dirty
+
+
+def test_submodule_with_untracked_content(with_submodule: Path) -> None:
+    (with_submodule / "lib" / "scratch.txt").write_text("untracked\n")
+    info = git_info(with_submodule)
+    assert_matches_git(info, with_submodule)
+    assert not info.dirty
+
+
+def test_uninitialised_submodule_is_clean(with_submodule: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(with_submodule), str(clone))
+    assert not any((clone / "lib").iterdir())
+    info = git_info(clone)
+    assert_matches_git(info, clone)
+    assert not info.dirty

@@ -46,6 +46,8 @@ LABEL_DOCKERFILE: Final = "com.docker.image.source.entrypoint"
 # Forges that serve every repository at https://<host>/<path>, whatever the clone URL.
 KNOWN_FORGES: Final = frozenset({"github.com", "gitlab.com", "bitbucket.org", "codeberg.org"})
 
+_MAX_SUBMODULE_DEPTH: Final = 8
+
 _SCHEME_RE: Final = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)(.*)", re.DOTALL)
 _SCP_RE: Final = re.compile(r"(?:([^@/:]+)@)?([a-zA-Z0-9.-]+):(?!//)(.*)", re.DOTALL)
 
@@ -159,18 +161,59 @@ def _remote_url(repo: Repo) -> str:
     return normalize_remote_url(url.decode("utf-8", "replace"))
 
 
-def _is_dirty(repo: Repo) -> bool:
+def _is_dirty(repo: Repo, *, depth: int = 0) -> bool:
     from dulwich import porcelain
     from dulwich.errors import NoIndexPresent
 
     try:
-        status = porcelain.status(repo, untracked_files="no")
+        # optional_locks=False: like GIT_OPTIONAL_LOCKS=0, never rewrite the index.
+        status = porcelain.status(repo, untracked_files="no", optional_locks=False)
     except NoIndexPresent:
         raise NotFoundError(
             f"the git repository at {repo.path} has no working tree", source=repo.path
         ) from None
     staged: Mapping[str, list[bytes]] = status.staged
-    return bool(status.unstaged) or any(staged.values())
+    if any(staged.values()):
+        return True
+    if not status.unstaged:
+        return False
+    return any(_unstaged_is_real(repo, path, depth) for path in status.unstaged)
+
+
+def _unstaged_is_real(repo: Repo, path: bytes, depth: int) -> bool:
+    """Confirm an unstaged path; dulwich misjudges submodules unless run from the top.
+
+    A submodule (a gitlink in the index) is dirty, as ``git status`` has it, when its
+    ``HEAD`` is not the recorded commit or its own working tree is dirty; a submodule
+    that was never checked out (an empty directory) is clean.
+    """
+    from dulwich.errors import NotGitRepository
+    from dulwich.index import ConflictedIndexEntry
+    from dulwich.objects import S_ISGITLINK
+    from dulwich.repo import Repo
+
+    index = repo.open_index()
+    tree_path = path.replace(os.sep.encode(), b"/")
+    try:
+        entry = index[tree_path]
+    except KeyError:
+        return True
+    if isinstance(entry, ConflictedIndexEntry) or not S_ISGITLINK(entry.mode):
+        return True
+    full = os.path.join(repo.path, os.fsdecode(path))
+    if not os.path.exists(os.path.join(full, ".git")):
+        return False  # not initialised: git reports nothing either
+    try:
+        with Repo(full) as sub:
+            try:
+                head = sub.head()
+            except KeyError:
+                return True
+            if head != entry.sha:
+                return True
+            return depth < _MAX_SUBMODULE_DEPTH and _is_dirty(sub, depth=depth + 1)
+    except NotGitRepository:
+        return True
 
 
 def _relative_dockerfile(root: str, directory: str, dockerfile: str) -> str:
