@@ -11,9 +11,9 @@ Everything is read with dulwich, without running ``git``. dulwich reads linked w
 (``git init --object-format=sha256``) directly, so no fallback to parsing ref files is
 needed.
 
-The remote URL never carries credentials: user information (``user:password@``, or a
-bare token used as the user name) is removed from ``scheme://`` URLs, and an ssh or
-scp-like address on a well-known forge becomes the forge's ``https://`` address.
+The remote URL never carries credentials: passwords, user names of ``http(s)`` URLs (which
+may be tokens), queries and fragments are removed, and any address of a well-known forge
+becomes the forge's canonical ``https://host/org/repo``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ KNOWN_FORGES: Final = frozenset({"github.com", "gitlab.com", "bitbucket.org", "c
 _MAX_SUBMODULE_DEPTH: Final = 8
 
 _SCHEME_RE: Final = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)(.*)", re.DOTALL)
-_SCP_RE: Final = re.compile(r"(?:([^@/:]+)@)?([a-zA-Z0-9.-]+):(?!//)(.*)", re.DOTALL)
+_SCP_RE: Final = re.compile(r"(?:([^@/]+)@)?([a-zA-Z0-9.-]+):(?!//)(.*)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,34 +102,41 @@ def _forge_url(host: str, path: str) -> str:
 def normalize_remote_url(url: str) -> str:
     """A remote URL fit to publish: no credentials, forge addresses in ``https`` form.
 
-    * ``scheme://user:password@host/…`` and ``scheme://token@host/…``: the whole user
-      information is removed, since a user name alone may be an access token.
     * On a known forge (github.com, gitlab.com, bitbucket.org, codeberg.org), any form —
       ``https://``, ``http://``, ``ssh://git@host[:port]/org/repo``, ``git://`` or scp-like
-      ``git@host:org/repo.git`` — becomes ``https://host/org/repo``: the port, query and
-      fragment are dropped and so is a trailing ``.git``, which gives one canonical
-      address per repository (the forges serve it either way).
-    * Any other host keeps its URL exactly as written apart from the user information
-      (the ``.git`` suffix included); an scp-like address on such a host has no password
-      field and is kept as written.
-    * Anything else (a local path, ``file://``) is returned unchanged.
+      ``git@host:org/repo.git`` — becomes ``https://host/org/repo``: the user
+      information, port, query and fragment are dropped and so is a trailing ``.git``,
+      which gives one canonical address per repository (the forges serve it either way).
+    * Any other ``scheme://`` URL keeps its host and path exactly as written (the
+      ``.git`` suffix included) but loses its query and fragment (where access tokens
+      are sometimes passed). ``http(s)`` URLs lose the whole user information, since a
+      user name alone may be an access token (``https://<token>@host/…``); other schemes
+      (``ssh://git@host/…``) keep the user name, which ssh needs, and lose any password.
+    * An scp-like address on another host (``git@host:org/repo.git``) is kept as
+      written; a ``user:password@`` in front of it loses the password.
+    * Anything else (a local path) is returned unchanged.
     """
     url = url.strip()
     match = _SCHEME_RE.fullmatch(url)
     if match is not None:
         scheme, authority, rest = match.groups()
-        host_port = authority.rpartition("@")[2]
+        userinfo, at, host_port = authority.rpartition("@")
         host = host_port.lower()
         bare_host = host if host.startswith("[") else host.partition(":")[0]
+        path = re.split(r"[?#]", rest, maxsplit=1)[0]
         if bare_host in KNOWN_FORGES and scheme.lower() in ("https", "http", "ssh", "git"):
-            path = re.split(r"[?#]", rest, maxsplit=1)[0]
             return _forge_url(bare_host, path)
-        return f"{scheme}://{host_port}{rest}"
+        user = userinfo.partition(":")[0]
+        if scheme.lower() in ("http", "https") or not (at and user):
+            return f"{scheme}://{host_port}{path}"
+        return f"{scheme}://{user}@{host_port}{path}"
     scp = _SCP_RE.fullmatch(url)
     if scp is not None and not os.path.isabs(url):
-        _user, host, path = scp.groups()
+        userinfo, host, path = scp.groups()
         if host.lower() in KNOWN_FORGES:
             return _forge_url(host.lower(), path)
+        if userinfo is not None and ":" in userinfo:
+            return f"{userinfo.partition(':')[0]}@{host}:{path}"
     return url
 
 
