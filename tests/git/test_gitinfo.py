@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,29 @@ def test_uninitialised_submodule_is_clean(with_submodule: Path, tmp_path: Path) 
     info = git_info(clone)
     assert_matches_git(info, clone)
     assert not info.dirty
+
+
+def test_merge_conflict_is_dirty(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "other", "HEAD~1")
+    (repo / "README").write_text("other side\n")
+    git(repo, "commit", "-q", "-am", "other side")
+    git(repo, "checkout", "-q", "main")
+    with pytest.raises(subprocess.CalledProcessError):
+        git(repo, "merge", "-q", "other")
+    info = git_info(repo)
+    assert_matches_git(info, repo)
+    assert info.dirty
+
+
+def test_through_a_symlink(repo: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(repo)
+    info = git_info(link / "sub", dockerfile="Dockerfile")
+    assert info.commit == git(repo, "rev-parse", "HEAD")
+    assert info.dockerfile_path == "sub/Dockerfile"
+    assert git_info(link, dockerfile=str(repo / "Dockerfile")).dockerfile_path == "Dockerfile"
+
+
+def test_pathlike_and_default_directory(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repo / "sub")
+    assert git_info() == git_info(repo) == git_info(str(repo))
