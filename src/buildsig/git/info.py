@@ -49,6 +49,12 @@ KNOWN_FORGES: Final = frozenset({"github.com", "gitlab.com", "bitbucket.org", "c
 _MAX_SUBMODULE_DEPTH: Final = 8
 
 _SCHEME_RE: Final = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)(.*)", re.DOTALL)
+# A ``user:password@`` whose password holds ``/``, ``?`` or ``#`` (which would end the
+# authority early): the password runs to the last ``@``.
+_LOOSE_PASSWORD_RE: Final = re.compile(
+    r"([a-zA-Z][a-zA-Z0-9+.-]*://[^@/?#:]*):(.*)@(.*)", re.DOTALL
+)
+_PORT_LIKE_RE: Final = re.compile(r"[0-9]*(?:[/?#].*)?", re.DOTALL)
 _SCP_RE: Final = re.compile(r"(?:([^@/]+)@)?([a-zA-Z0-9.-]+):(?!//)(.*)", re.DOTALL)
 
 
@@ -117,6 +123,9 @@ def normalize_remote_url(url: str) -> str:
     * Anything else (a local path) is returned unchanged.
     """
     url = url.strip()
+    loose = _LOOSE_PASSWORD_RE.fullmatch(url)
+    if loose is not None and not _PORT_LIKE_RE.fullmatch(loose.group(2)):
+        url = f"{loose.group(1)}@{loose.group(3)}"
     match = _SCHEME_RE.fullmatch(url)
     if match is not None:
         scheme, authority, rest = match.groups()
