@@ -65,7 +65,9 @@ class GitInfo:
     ``commit`` is the full id of ``HEAD`` (40 hex digits, or 64 in a SHA-256
     repository). ``dirty`` is true when a tracked file differs from ``HEAD``, in the
     index (a staged change) or in the working tree (an unstaged one); files git does not
-    track — untracked files, ignored or not — never make the tree dirty. ``revision`` is
+    track — untracked files, ignored or not — never make the tree dirty. A submodule
+    counts as changed, as in ``git status``, when its checked-out commit is not the
+    recorded one or its own tracked files changed. ``revision`` is
     ``commit`` with ``-dirty`` appended when ``dirty``. ``source`` is the remote URL with
     credentials removed (see :func:`normalize_remote_url`), empty when the repository has
     no remote. ``dockerfile_path`` is the Dockerfile's path relative to the top of the
