@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazily loaded names
         VerificationError,
     )
     from buildsig.git.audit import audit_repository
+    from buildsig.git.info import GitInfo, git_info
     from buildsig.git.resolve import resolve_git_source
     from buildsig.git.result import Reason, SignatureCheck, SignerIdentity
     from buildsig.git.verify import TrustedKeys, verify_git_object, verify_git_signature
@@ -107,6 +108,7 @@ __all__ = [
     "DigestMismatchError",
     "Env",
     "Git",
+    "GitInfo",
     "HTTPStatusError",
     "Identity",
     "Image",
@@ -165,6 +167,7 @@ __all__ = [
     "check_dockerfile",
     "dockerfile_sources",
     "find_signatures",
+    "git_info",
     "github_attestation",
     "host_platform",
     "input_json_schema",
@@ -199,6 +202,7 @@ _LAZY: dict[str, str] = {
     "DigestMismatchError": "buildsig.errors",
     "Env": "buildsig.model",
     "Git": "buildsig.model",
+    "GitInfo": "buildsig.git.info",
     "HTTP": "buildsig.model",
     "HTTPStatusError": "buildsig.errors",
     "Identity": "buildsig.sigstore.verify",
@@ -257,6 +261,7 @@ _LAZY: dict[str, str] = {
     "check_dockerfile": "buildsig.policy.check",
     "dockerfile_sources": "buildsig.policy.dockerfile",
     "find_signatures": "buildsig.oci.signatures",
+    "git_info": "buildsig.git.info",
     "github_attestation": "buildsig.sigstore.artifact",
     "host_platform": "buildsig.source",
     "input_json_schema": "buildsig.model",

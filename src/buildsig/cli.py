@@ -251,6 +251,23 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=30.0)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    gitinfo = sub.add_parser(
+        "git-info",
+        help="git provenance of a build context, as OCI labels",
+        description=(
+            "Report the git revision a build context comes from: "
+            "org.opencontainers.image.revision (HEAD, with -dirty when tracked files "
+            "changed), org.opencontainers.image.source (the remote, credentials removed, "
+            "ssh forms of known forges as https) and com.docker.image.source.entrypoint "
+            "(the Dockerfile's path in the repository). --format labels prints `--label` "
+            "arguments for docker build; build-args prints GIT_COMMIT, GIT_DIRTY and "
+            "GIT_SOURCE `--build-arg` arguments."
+        ),
+    )
+    gitinfo.add_argument("directory", nargs="?", default=".", metavar="DIR")
+    gitinfo.add_argument("--dockerfile", metavar="PATH")
+    gitinfo.add_argument("--format", choices=("json", "labels", "build-args"), default="json")
+
     audit = sub.add_parser("audit", help="audit signatures in bulk").add_subparsers(
         dest="audit_command", metavar="WHAT", required=True
     )
@@ -584,6 +601,25 @@ def _policy_test(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _git_info(args: argparse.Namespace) -> int:
+    import shlex
+
+    from buildsig.git.info import git_info
+
+    dockerfile = os.path.abspath(args.dockerfile) if args.dockerfile else None  # as docker -f
+    info = git_info(args.directory, dockerfile=dockerfile)
+    if args.format == "labels":
+        print(" ".join(f"--label {shlex.quote(f'{k}={v}')}" for k, v in info.labels().items()))
+    elif args.format == "build-args":
+        pairs = {"GIT_COMMIT": info.commit, "GIT_DIRTY": str(info.dirty).lower()}
+        if info.source:
+            pairs["GIT_SOURCE"] = info.source
+        print(" ".join(f"--build-arg {shlex.quote(f'{k}={v}')}" for k, v in pairs.items()))
+    else:
+        print(info.to_json())
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     from buildsig.policy.check import check_dockerfile
     from buildsig.policy.evaluate import PolicyEvaluator
@@ -780,6 +816,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy_test(args) if args.policy_command == "test" else _policy_eval(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "git-info":
+            return _git_info(args)
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -381,3 +381,84 @@ def test_through_a_symlink(repo: Path, tmp_path: Path) -> None:
 def test_pathlike_and_default_directory(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(repo / "sub")
     assert git_info() == git_info(repo) == git_info(str(repo))
+
+
+def test_the_git_info_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from buildsig.cli import main
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, timeout=60)
+    (repo / "docker").mkdir()
+    (repo / "docker" / "Dockerfile").write_text("FROM scratch\n")
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True, timeout=60)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            "user.name=a",
+            "-c",
+            "user.email=a@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "x",
+        ],
+        check=True,
+        timeout=60,
+    )
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "remote",
+            "add",
+            "origin",
+            "https://user:ghp_secret@github.com/org/repo.git",
+        ],
+        check=True,
+        timeout=60,
+    )
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert (
+        main(
+            [
+                "git-info",
+                str(repo),
+                "--dockerfile",
+                str(repo / "docker" / "Dockerfile"),
+                "--format",
+                "labels",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.split() == [
+        "--label",
+        f"org.opencontainers.image.revision={head}",
+        "--label",
+        "org.opencontainers.image.source=https://github.com/org/repo",
+        "--label",
+        "com.docker.image.source.entrypoint=docker/Dockerfile",
+    ]
+    assert main(["git-info", str(repo), "--format", "build-args"]) == 0
+    assert capsys.readouterr().out.split() == [
+        "--build-arg",
+        f"GIT_COMMIT={head}",
+        "--build-arg",
+        "GIT_DIRTY=false",
+        "--build-arg",
+        "GIT_SOURCE=https://github.com/org/repo",
+    ]
+    (repo / "docker" / "Dockerfile").write_text("FROM alpine\n")
+    assert main(["git-info", str(repo)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["revision"] == f"{head}-dirty" and record["dirty"] is True
+    assert "ghp_secret" not in json.dumps(record)
+    assert main(["git-info", str(tmp_path)]) == 1
+    assert "is not inside a git repository" in capsys.readouterr().err
