@@ -330,20 +330,35 @@ class _Search:
         return found
 
     def signature_manifest(
-        self, layout: str, digest: str
+        self,
+        layout: str,
+        digest: str,
+        check: Callable[[ParsedManifest, str], str | None] | None = None,
     ) -> tuple[Manifest, ParsedManifest] | None:
-        """A listed signature manifest, parsed; missing or malformed ones are skipped."""
+        """A listed signature manifest, if the budgets admit it, parsed and checked.
+
+        Missing or malformed manifests, and those ``check`` finds a reason against, are
+        skipped with the reason; None then, as when a limit or a duplicate stops it.
+        """
+        if not self.admit(digest):
+            return None
         try:
             manifest = self.manifest(digest)
             if is_index(manifest):
                 self.skip(layout, digest, f"signature manifest {digest} is an index")
                 return None
-            return manifest, parse_manifest(manifest)
+            parsed = parse_manifest(manifest)
         except NotFoundError:
             self.skip(layout, digest, f"signature manifest {digest} is listed but not found")
+            return None
         except InvalidInputError as exc:
             self.skip(layout, digest, f"signature manifest {digest} is malformed: {exc}")
-        return None
+            return None
+        reason = check(parsed, manifest.digest) if check is not None else None
+        if reason is not None:
+            self.skip(layout, manifest.digest, reason)
+            return None
+        return manifest, parsed
 
     def layers(
         self, layout: str, owner: str, descriptors: Sequence[Descriptor]
@@ -488,16 +503,12 @@ def _chain_signatures(
                 search.seen.add(ref.digest)
                 search.skip(layout, ref.digest, f"its attestation manifest fails: {problem}")
             continue
-        if not search.admit(ref.digest):
-            continue
-        fetched = search.signature_manifest(layout, ref.digest)
+        fetched = search.signature_manifest(
+            layout, ref.digest, partial(_check_chain_signature, attestation=attestation)
+        )
         if fetched is None:
             continue
         manifest, parsed = fetched
-        reason = _check_chain_signature(parsed, manifest.digest, attestation)
-        if reason is not None:
-            search.skip(layout, manifest.digest, reason)
-            continue
         layers = search.layers(layout, manifest.digest, parsed.layers[:1])
         if layers is None:
             continue
@@ -560,8 +571,6 @@ def _cosign_bundles(search: _Search, image: Manifest) -> None:
         return
     for ref in search.referrers(layout, image.digest):
         if ref.artifact_type not in _BUNDLE_LISTING_TYPES or ref.digest in search.seen:
-            continue
-        if not search.admit(ref.digest):
             continue
         fetched = search.signature_manifest(layout, ref.digest)
         if fetched is None:
@@ -626,16 +635,12 @@ def _cosign_signature_referrers(search: _Search, image: Manifest) -> None:
     for ref in search.referrers(layout, image.digest):
         if ref.artifact_type != ARTIFACT_TYPE_COSIGN_SIGNATURE or ref.digest in search.seen:
             continue
-        if not search.admit(ref.digest):
-            continue
-        fetched = search.signature_manifest(layout, ref.digest)
+        fetched = search.signature_manifest(
+            layout, ref.digest, partial(_check_image_subject, image=image)
+        )
         if fetched is None:
             continue
         manifest, parsed = fetched
-        reason = _check_image_subject(parsed, manifest.digest, image)
-        if reason is not None:
-            search.skip(layout, manifest.digest, reason)
-            continue
         _simple_signing(search, layout, image, manifest, parsed)
 
 
