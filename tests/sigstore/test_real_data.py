@@ -422,3 +422,14 @@ def test_an_othername_identity_from_a_private_instance() -> None:
         "O=Linux Foundation,POSTALCODE=57274,STREET=548 Market St,L=San Francisco,"
         "ST=California,C=USA"
     )
+
+
+def test_a_certificate_with_an_unknown_x509_version_is_a_document_error() -> None:
+    """cryptography raises InvalidVersion (not a ValueError) for it; found by fuzzing."""
+    doc = _happy()
+    der = bytearray(base64.b64decode(doc["verificationMaterial"]["certificate"]["rawBytes"]))
+    at = der.index(b"\xa0\x03\x02\x01\x02")  # version [0] EXPLICIT INTEGER 2 (v3)
+    der[at + 4] = 3
+    doc["verificationMaterial"]["certificate"]["rawBytes"] = base64.b64encode(der).decode()
+    with pytest.raises(InvalidDocumentError, match=r"not an X\.509 certificate"):
+        parse_bundle(json.dumps(doc))

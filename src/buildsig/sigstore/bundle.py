@@ -248,7 +248,7 @@ def _cert(r: _Reader, value: Any) -> x509.Certificate:
     der = r.b64(value)
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise InvalidDocumentError(f"not an X.509 certificate: {exc}", path=r.path) from None
 
 

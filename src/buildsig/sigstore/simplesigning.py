@@ -185,7 +185,7 @@ def simple_signing_bundle(payload: bytes, annotations: Mapping[str, str]) -> Bun
     if pem:
         try:
             cert = x509.load_pem_x509_certificate(pem.encode())
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise InvalidDocumentError(
                 f"{ANNOTATION_CERTIFICATE} is not a PEM certificate", path=ANNOTATION_CERTIFICATE
             ) from None

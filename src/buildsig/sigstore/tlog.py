@@ -197,7 +197,7 @@ def _same_verifier(recorded: bytes, signer: x509.Certificate | Any) -> bool:
             key = x509.load_pem_x509_certificate(recorded).public_key()
         else:
             key = serialization.load_pem_public_key(recorded)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
         return False
     return _same_key(key, signer)
 
@@ -219,7 +219,7 @@ def _same_v2_verifier(verifier: Any, signer: x509.Certificate | Any) -> bool:
             return raw == signer.public_bytes(serialization.Encoding.DER)
         try:  # a key signer and a certificate for that key, as in _same_verifier
             return _same_key(x509.load_der_x509_certificate(raw).public_key(), signer)
-        except (ValueError, UnsupportedAlgorithm):
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
             return False
     if "publicKey" in verifier:
         if isinstance(signer, x509.Certificate):

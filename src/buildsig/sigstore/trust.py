@@ -419,7 +419,7 @@ def _authority(value: Any, where: str, name: str) -> CertificateAuthority:
         )
         try:
             chain.append(x509.load_der_x509_certificate(raw))
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise PolicyConfigError(
                 f"trusted root {name}: {where}.certChain.certificates[{i}]: {exc}"
             ) from None
