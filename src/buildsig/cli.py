@@ -251,6 +251,37 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=30.0)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    srcpol = sub.add_parser(
+        "source-policy", help="BuildKit source policies (allow, deny, convert)"
+    ).add_subparsers(dest="source_policy_command", metavar="WHAT", required=True)
+    speval = srcpol.add_parser(
+        "eval",
+        help="judge one source with BuildKit source policies",
+        description=(
+            "Evaluate IDENTIFIER (with --attr attributes) against each --policy FILE in "
+            "order, exactly as BuildKit's source policy engine does before a build "
+            "(--source-policy-file, EXPERIMENTAL_BUILDKIT_SOURCE_POLICY). Prints "
+            '{"action", "identifier", "attrs", "mutated", "messages"} as JSON; exits 1 when '
+            "the source is denied. Image identifiers are normalised first, as BuildKit's "
+            "frontends do (alpine means docker-image://docker.io/library/alpine:latest)."
+        ),
+    )
+    speval.add_argument("identifier", metavar="IDENTIFIER")
+    speval.add_argument(
+        "--policy", action="append", required=True, metavar="FILE", help="a policy (repeatable)"
+    )
+    speval.add_argument(
+        "--attr",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="K=V",
+        help="a source attribute (repeatable)",
+    )
+    speval.add_argument(
+        "--no-normalize", action="store_true", help="match IDENTIFIER exactly as given"
+    )
+
     gitinfo = sub.add_parser(
         "git-info",
         help="git provenance of a build context, as OCI labels",
@@ -620,6 +651,29 @@ def _git_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source_policy_eval(args: argparse.Namespace) -> int:
+    from buildsig.policy.source import SourcePolicyEngine, load_source_policy
+
+    policies = [load_source_policy(name) for name in args.policy]
+    identifier = args.identifier if args.no_normalize else _policy_identifier(args.identifier)
+    result = SourcePolicyEngine(policies).evaluate(identifier, dict(args.attr))
+    print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    return 0 if result.allowed else 1
+
+
+def _policy_identifier(text: str) -> str:
+    """Normalise an image identifier (or a bare reference) as BuildKit's frontends do.
+
+    Any other scheme (``oci-layout://``, ``git://``, ``https://``…) is matched as written.
+    """
+    scheme, sep, _ = text.partition("://")
+    if not sep:
+        text = f"docker-image://{text}"
+    elif scheme != "docker-image":
+        return text
+    return Source.parse(text).identifier
+
+
 def _check(args: argparse.Namespace) -> int:
     from buildsig.policy.check import check_dockerfile
     from buildsig.policy.evaluate import PolicyEvaluator
@@ -818,6 +872,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "git-info":
             return _git_info(args)
+        if args.command == "source-policy":
+            return _source_policy_eval(args)
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

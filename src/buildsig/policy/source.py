@@ -1,0 +1,635 @@
+"""BuildKit source policies: the static allow/deny/convert rules a daemon applies to every
+source before a build runs (``buildctl --source-policy-file``, Buildx's
+``EXPERIMENTAL_BUILDKIT_SOURCE_POLICY``).
+
+Loading follows Go's ``encoding/json`` as BuildKit uses it, so a file means here what it
+means to the daemon: field names are the proto names matched case-insensitively, unknown
+keys are ignored (and reported as warnings here, above all ``matchType``, which BuildKit
+silently ignores so the selector falls back to WILDCARD), enums are names or numbers, and
+``null`` leaves a field at its zero value. The early pin format
+(``{"sources": [{"type", "ref", "pin"}]}``) is translated to CONVERT rules.
+
+Evaluation is BuildKit's ``sourcepolicy`` engine rule for rule: constraints first, then
+identifier equality, then the match type (anchored wildcard with ``*`` captures, unanchored
+RE2 regex, exact); within a policy the last matching ALLOW/DENY wins; a CONVERT that
+changes the source restarts evaluation from the first policy; after 21 passes that each
+mutated, the source is refused. A denial is a result (``action == "DENY"``), not an
+exception: deciding what to do with it is the caller's business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from buildsig._internal.goregexp import (
+    GoRegexp,
+    GoRegexpError,
+    compile_go,
+    expand,
+    wildcard_to_regexp,
+)
+from buildsig._internal.serde import FrozenMap
+from buildsig.errors import PolicyConfigError
+
+__all__ = [
+    "MAX_MUTATIONS",
+    "AttrConstraint",
+    "AttrMatch",
+    "MatchType",
+    "PolicyAction",
+    "Rule",
+    "Selector",
+    "SourcePolicy",
+    "SourcePolicyEngine",
+    "SourcePolicyError",
+    "SourcePolicyResult",
+    "Update",
+    "evaluate_source_policies",
+    "load_source_policy",
+    "parse_source_policy",
+]
+
+#: Largest policy file read; BuildKit has no limit, but a policy is a few KiB of rules.
+MAX_POLICY_BYTES = 16 * 1024 * 1024
+#: BuildKit's engine allows passes 0..20; a 21st mutation is refused.
+MAX_MUTATIONS = 20
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class SourcePolicyError(PolicyConfigError):
+    """A source policy cannot be loaded or evaluated (bad JSON, bad pattern, a CONVERT
+    rule without ``updates``, a conversion loop). BuildKit fails the build on each."""
+
+
+class PolicyAction(enum.IntEnum):
+    """``PolicyAction`` in BuildKit's ``policy.proto``."""
+
+    ALLOW = 0
+    DENY = 1
+    CONVERT = 2
+
+
+class MatchType(enum.IntEnum):
+    """``MatchType``: how ``selector.identifier`` is compared with a source."""
+
+    WILDCARD = 0
+    EXACT = 1
+    REGEX = 2
+
+
+class AttrMatch(enum.IntEnum):
+    """``AttrMatch``: how an attribute constraint compares."""
+
+    EQUAL = 0
+    NOTEQUAL = 1
+    MATCHES = 2
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AttrConstraint:
+    """A condition on one source attribute; a missing attribute reads as ``""``."""
+
+    key: str = ""
+    value: str = ""
+    condition: AttrMatch = AttrMatch.EQUAL
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Selector:
+    """Which sources a rule applies to."""
+
+    identifier: str = ""
+    match_type: MatchType = MatchType.WILDCARD
+    constraints: tuple[AttrConstraint, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Update:
+    """What a CONVERT rule changes: the identifier (a template for WILDCARD and REGEX
+    selectors; empty keeps the selector's) and attributes merged into the source's."""
+
+    identifier: str = ""
+    attrs: Mapping[str, str] = dataclasses.field(default_factory=FrozenMap)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attrs, FrozenMap):
+            object.__setattr__(self, "attrs", FrozenMap(self.attrs))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule: an action for the sources its selector matches."""
+
+    action: PolicyAction
+    selector: Selector
+    updates: Update | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SourcePolicy:
+    """One policy file: its rules in order, plus what loading it noticed.
+
+    ``warnings`` lists keys BuildKit ignores (a ``matchType`` selector key above all) and
+    early-format translations; they are never part of the JSON.
+    """
+
+    rules: tuple[Rule, ...] = ()
+    version: int = 1
+    name: str = ""
+    warnings: tuple[str, ...] = dataclasses.field(default=(), compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """BuildKit's JSON form (Go ``encoding/json``: enum names, empty fields omitted)."""
+        out: dict[str, Any] = {}
+        if self.version:
+            out["version"] = self.version
+        if self.rules:
+            out["rules"] = [_rule_json(rule) for rule in self.rules]
+        return out
+
+    def dumps(self) -> str:
+        """The policy as a file: two-space indented JSON with a final newline."""
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _rule_json(rule: Rule) -> dict[str, Any]:
+    out: dict[str, Any] = {"action": rule.action.name}
+    sel: dict[str, Any] = {}
+    if rule.selector.identifier:
+        sel["identifier"] = rule.selector.identifier
+    if rule.selector.match_type:
+        sel["match_type"] = rule.selector.match_type.name
+    if rule.selector.constraints:
+        sel["constraints"] = [_constraint_json(c) for c in rule.selector.constraints]
+    out["selector"] = sel
+    if rule.updates is not None:
+        upd: dict[str, Any] = {}
+        if rule.updates.identifier:
+            upd["identifier"] = rule.updates.identifier
+        if rule.updates.attrs:
+            upd["attrs"] = dict(rule.updates.attrs)
+        out["updates"] = upd
+    return out
+
+
+def _constraint_json(c: AttrConstraint) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if c.key:
+        out["key"] = c.key
+    if c.value:
+        out["value"] = c.value
+    if c.condition:
+        out["condition"] = c.condition.name
+    return out
+
+
+# --- loading (Go encoding/json semantics) -------------------------------------------------
+
+
+def _fold(name: str) -> str:
+    """Go's key folding: ASCII case plus the two non-ASCII runes that fold onto ASCII
+    letters (LATIN SMALL LETTER LONG S, KELVIN SIGN)."""
+    return name.replace("\u017f", "s").replace("\u212a", "k").lower()
+
+
+class _Reader:
+    """Decodes one document the way Go fills BuildKit's structs, collecting warnings."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.warnings: list[str] = []
+
+    def fail(self, where: str, message: str) -> SourcePolicyError:
+        return SourcePolicyError(f"source policy {self.name}: {where}: {message}")
+
+    def fields(self, obj: Any, where: str, known: Sequence[str]) -> dict[str, Any]:
+        """Keys matched to ``known`` as Go does (exact first, then folded); later
+        duplicates win; unknown keys are warned about."""
+        if not isinstance(obj, dict):
+            raise self.fail(where, f"expected a JSON object, got {_json_type(obj)}")
+        out: dict[str, Any] = {}
+        folded = {_fold(k): k for k in known}
+        for key, value in obj.items():
+            target = key if key in known else folded.get(_fold(key))
+            if target is None:
+                self.warnings.append(self._unknown_key(where, key))
+                continue
+            out[target] = value
+        return out
+
+    def _unknown_key(self, where: str, key: str) -> str:
+        if _fold(key) in ("matchtype", "match-type"):
+            return (
+                f"{where}: key {key!r} is ignored by BuildKit, which reads only "
+                '"match_type"; this selector is therefore WILDCARD'
+            )
+        return f"{where}: unknown key {key!r} is ignored by BuildKit"
+
+    def string(self, value: Any, where: str) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise self.fail(where, f"expected a string, got {_json_type(value)}")
+        return value
+
+    def integer(self, value: Any, where: str, low: int, high: int) -> int:
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(where, f"expected an integer, got {_json_type(value)}")
+        if not low <= value <= high:
+            raise self.fail(where, f"{value} is out of range")
+        return value
+
+    def enum(self, value: Any, where: str, kind: type[enum.IntEnum]) -> Any:
+        """Go's ``UnmarshalJSONEnum``: an exact name, or a number naming a value."""
+        if value is None:
+            return kind(0)
+        if isinstance(value, str):
+            try:
+                return kind[value]
+            except KeyError:
+                names = ", ".join(m.name for m in kind)
+                raise self.fail(
+                    where, f"unrecognized enum {kind.__name__} value {value!r} (one of {names})"
+                ) from None
+        number = self.integer(value, where, _INT32_MIN, _INT32_MAX)
+        try:
+            return kind(number)
+        except ValueError:
+            raise self.fail(where, f"invalid {kind.__name__} value: {number}") from None
+
+    def array(self, value: Any, where: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(where, f"expected a JSON array, got {_json_type(value)}")
+        return value
+
+    def string_map(self, value: Any, where: str) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected a JSON object, got {_json_type(value)}")
+        return {k: self.string(v, f"{where}.{k}") for k, v in value.items()}
+
+    # -- the schema --
+
+    def policy(self, obj: Any) -> SourcePolicy:
+        if isinstance(obj, dict) and "sources" in obj and "rules" not in obj:
+            return self.early_pin_policy(obj)
+        f = self.fields(obj, "policy", ("version", "rules"))
+        version = self.integer(f.get("version"), "version", _INT64_MIN, _INT64_MAX)
+        rules = tuple(
+            self.rule(r, f"rules[{i}]") for i, r in enumerate(self.array(f.get("rules"), "rules"))
+        )
+        return SourcePolicy(rules, version, self.name, tuple(self.warnings))
+
+    def rule(self, obj: Any, where: str) -> Rule:
+        if obj is None:
+            raise self.fail(where, "a rule is null (BuildKit crashes on it)")
+        f = self.fields(obj, where, ("action", "selector", "updates"))
+        action = self.enum(f.get("action"), f"{where}.action", PolicyAction)
+        if f.get("selector") is None:
+            raise self.fail(where, "rule has no selector (BuildKit crashes on it)")
+        selector = self.selector(f["selector"], f"{where}.selector")
+        updates = None if f.get("updates") is None else self.update(f["updates"], where)
+        return Rule(action, selector, updates)
+
+    def selector(self, obj: Any, where: str) -> Selector:
+        f = self.fields(obj, where, ("identifier", "match_type", "constraints"))
+        constraints = []
+        for i, c in enumerate(self.array(f.get("constraints"), f"{where}.constraints")):
+            at = f"{where}.constraints[{i}]"
+            if c is None:
+                raise self.fail(at, "invalid nil constraint")
+            cf = self.fields(c, at, ("key", "value", "condition"))
+            constraints.append(
+                AttrConstraint(
+                    self.string(cf.get("key"), f"{at}.key"),
+                    self.string(cf.get("value"), f"{at}.value"),
+                    self.enum(cf.get("condition"), f"{at}.condition", AttrMatch),
+                )
+            )
+        return Selector(
+            self.string(f.get("identifier"), f"{where}.identifier"),
+            self.enum(f.get("match_type"), f"{where}.match_type", MatchType),
+            tuple(constraints),
+        )
+
+    def update(self, obj: Any, rule_where: str) -> Update:
+        where = f"{rule_where}.updates"
+        f = self.fields(obj, where, ("identifier", "attrs"))
+        return Update(
+            self.string(f.get("identifier"), f"{where}.identifier"),
+            self.string_map(f.get("attrs"), f"{where}.attrs"),
+        )
+
+    def early_pin_policy(self, obj: dict[str, Any]) -> SourcePolicy:
+        """The first pinning format (BuildKit PR #2943): each entry pins one source by
+        its normalised ref. Translated to EXACT CONVERT rules with the same effect."""
+        rules = []
+        for i, entry in enumerate(self.array(obj["sources"], "sources")):
+            at = f"sources[{i}]"
+            f = self.fields(entry, at, ("type", "ref", "pin"))
+            kind = self.string(f.get("type"), f"{at}.type")
+            ref = self.string(f.get("ref"), f"{at}.ref")
+            pin = self.string(f.get("pin"), f"{at}.pin")
+            if not ref or not pin:
+                raise self.fail(at, "an early-format pin needs both ref and pin")
+            if kind == "docker-image":
+                identifier = f"docker-image://{ref}"
+                repo = ref.split("@", 1)[0]
+                update = Update(f"docker-image://{repo}@{pin}")
+            elif kind == "http":
+                identifier = ref
+                update = Update(attrs={"http.checksum": pin})
+            else:
+                raise self.fail(
+                    f"{at}.type",
+                    f"early-format pins exist only for docker-image and http, not {kind!r}",
+                )
+            rules.append(Rule(PolicyAction.CONVERT, Selector(identifier, MatchType.EXACT), update))
+        self.warnings.append(
+            f"early pin format ({len(rules)} pin(s)) translated to CONVERT rules; "
+            "current BuildKit reads only the rules format"
+        )
+        return SourcePolicy(tuple(rules), 1, self.name, tuple(self.warnings))
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_source_policy(data: bytes | str, *, name: str = "<policy>") -> SourcePolicy:
+    """Read one source policy document (BuildKit JSON, or the early pin format)."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_POLICY_BYTES:
+            raise SourcePolicyError(f"source policy {name}: larger than {MAX_POLICY_BYTES} bytes")
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SourcePolicyError(f"source policy {name}: not UTF-8: {exc}") from None
+    try:
+        obj = json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise SourcePolicyError(f"source policy {name}: not valid JSON: {exc}") from None
+    _check_numbers(obj)
+    return _Reader(name).policy(obj)
+
+
+def _check_numbers(obj: Any) -> None:
+    """Go rejects non-finite numbers; ``json`` parses ``1e999`` as infinity."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise SourcePolicyError("source policy: number out of range")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def load_source_policy(path: str | Path) -> SourcePolicy:
+    """Read a source policy file (see :func:`parse_source_policy`)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_POLICY_BYTES + 1)
+    except OSError as exc:
+        raise SourcePolicyError(f"source policy {path}: {exc.strerror or exc}") from None
+    return parse_source_policy(data, name=str(path))
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SourcePolicyResult:
+    """What the policies did to one source.
+
+    ``identifier`` and ``attrs`` are the source after every conversion; ``messages`` says
+    what happened, in order: load warnings, each conversion, and the denial.
+    """
+
+    action: str  # "ALLOW" or "DENY"
+    identifier: str
+    attrs: Mapping[str, str]
+    mutated: bool
+    messages: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attrs, FrozenMap):
+            object.__setattr__(self, "attrs", FrozenMap(self.attrs))
+
+    @property
+    def allowed(self) -> bool:
+        return self.action == "ALLOW"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "identifier": self.identifier,
+            "attrs": dict(sorted(self.attrs.items())),
+            "mutated": self.mutated,
+            "messages": list(self.messages),
+        }
+
+
+@functools.lru_cache(maxsize=256)
+def _constraint_regex(pattern: str) -> GoRegexp:
+    try:
+        return compile_go(pattern)
+    except GoRegexpError as exc:
+        raise SourcePolicyError(f"invalid regex {pattern!r}: {exc}") from None
+
+
+class _CompiledSelector:
+    """A selector with its pattern compiled once (BuildKit's ``selectorCache``)."""
+
+    __slots__ = ("_regex", "_wildcard", "selector")
+
+    def __init__(self, selector: Selector) -> None:
+        self.selector = selector
+        self._regex: GoRegexp | None = None
+        self._wildcard: GoRegexp | None = None
+
+    def _compiled(self) -> GoRegexp:
+        try:
+            if self.selector.match_type == MatchType.REGEX:
+                if self._regex is None:
+                    self._regex = compile_go(self.selector.identifier)
+                return self._regex
+            if self._wildcard is None:
+                pattern = wildcard_to_regexp(self.selector.identifier)
+                self._wildcard = compile_go(pattern)
+            return self._wildcard
+        except GoRegexpError as exc:
+            what = "regex" if self.selector.match_type == MatchType.REGEX else "wildcard"
+            raise SourcePolicyError(
+                f"invalid {what} {self.selector.identifier!r} in source policy: {exc}"
+            ) from None
+
+    def matches(self, identifier: str, attrs: Mapping[str, str]) -> bool:
+        for c in self.selector.constraints:
+            have = attrs.get(c.key, "")
+            if c.condition == AttrMatch.EQUAL:
+                if have != c.value:
+                    return False
+            elif c.condition == AttrMatch.NOTEQUAL:
+                if have == c.value:
+                    return False
+            else:
+                if not _constraint_regex(c.value).search(have):
+                    return False
+        if self.selector.identifier == identifier:
+            return True
+        if self.selector.match_type == MatchType.EXACT:
+            return False
+        compiled = self._compiled()
+        if self.selector.match_type == MatchType.REGEX:
+            return compiled.search(identifier)
+        return compiled.submatch_index(identifier) is not None
+
+    def format(self, identifier: str, template: str) -> str:
+        """The conversion's destination for ``identifier`` (BuildKit's ``Format``)."""
+        if self.selector.match_type == MatchType.EXACT:
+            return template
+        compiled = self._compiled()
+        if self.selector.match_type == MatchType.REGEX:
+            return compiled.replace_all(identifier, template)
+        match = compiled.submatch_index(identifier)
+        if match is None:
+            return identifier
+        return expand(template, identifier, match, compiled.names)
+
+
+class SourcePolicyEngine:
+    """BuildKit's source policy engine over one or more policies, in order.
+
+    Patterns are compiled once per engine, so one engine should judge all the sources
+    of a build.
+    """
+
+    def __init__(self, policies: Iterable[SourcePolicy]) -> None:
+        self.policies: tuple[SourcePolicy, ...] = tuple(policies)
+        self._selectors: dict[tuple[MatchType, str, tuple[AttrConstraint, ...]], _CompiledSelector]
+        self._selectors = {}
+
+    def _selector(self, selector: Selector) -> _CompiledSelector:
+        key = (selector.match_type, selector.identifier, selector.constraints)
+        compiled = self._selectors.get(key)
+        if compiled is None:
+            compiled = self._selectors[key] = _CompiledSelector(selector)
+        return compiled
+
+    def evaluate(
+        self, identifier: str, attrs: Mapping[str, str] | None = None
+    ) -> SourcePolicyResult:
+        """Judge one source. Raises :class:`SourcePolicyError` where BuildKit fails the
+        build for a reason other than a denial (bad pattern, CONVERT without
+        ``updates``, more than :data:`MAX_MUTATIONS` conversions)."""
+        current = dict(attrs or {})
+        messages = [w for p in self.policies for w in p.warnings]
+        mutated = False
+        if not self.policies:
+            return SourcePolicyResult("ALLOW", identifier, current, False, tuple(messages))
+        for passes in range(MAX_MUTATIONS + 2):
+            if passes > MAX_MUTATIONS:
+                raise SourcePolicyError(
+                    f"too many mutations on a single source: {identifier!r} was converted "
+                    f"{MAX_MUTATIONS + 1} times (a conversion loop?)"
+                )
+            changed, denied = False, False
+            for number, policy in enumerate(self.policies):
+                changed, denied, identifier = self._evaluate_policy(
+                    policy, number, identifier, current, messages
+                )
+                if changed or denied:
+                    break
+            mutated = mutated or changed
+            if denied:
+                messages.append(f"source {json.dumps(identifier)} denied by policy")
+                return SourcePolicyResult("DENY", identifier, current, mutated, tuple(messages))
+            if not changed:
+                break
+        return SourcePolicyResult("ALLOW", identifier, current, mutated, tuple(messages))
+
+    def _evaluate_policy(
+        self,
+        policy: SourcePolicy,
+        number: int,
+        identifier: str,
+        attrs: dict[str, str],
+        messages: list[str],
+    ) -> tuple[bool, bool, str]:
+        """One policy over the source: (mutated, denied, identifier). ``attrs`` is
+        updated in place, as BuildKit updates the op."""
+        deny = False
+        where = policy.name or f"policy {number + 1}"
+        for index, rule in enumerate(policy.rules):
+            selector = self._selector(rule.selector)
+            if not selector.matches(identifier, attrs):
+                continue
+            if rule.action == PolicyAction.ALLOW:
+                deny = False
+            elif rule.action == PolicyAction.DENY:
+                deny = True
+            else:
+                if rule.updates is None:
+                    raise SourcePolicyError(
+                        f"{where} rule {index + 1}: missing destination for convert rule"
+                    )
+                dest = selector.format(
+                    identifier, rule.updates.identifier or rule.selector.identifier
+                )
+                changed = False
+                new_identifier = identifier
+                if dest and dest != identifier:
+                    new_identifier, changed = dest, True
+                changed_attrs = []
+                for key, value in rule.updates.attrs.items():
+                    if attrs.get(key) != value:
+                        attrs[key] = value
+                        changed_attrs.append(f"{key}={value}")
+                        changed = True
+                if changed:
+                    note = f"{where} rule {index + 1}: CONVERT {identifier}"
+                    if new_identifier != identifier:
+                        note += f" -> {new_identifier}"
+                    if changed_attrs:
+                        note += f" (set {', '.join(changed_attrs)})"
+                    messages.append(note)
+                    return True, False, new_identifier
+        return False, deny, identifier
+
+
+def evaluate_source_policies(
+    policies: Iterable[SourcePolicy], identifier: str, attrs: Mapping[str, str] | None = None
+) -> SourcePolicyResult:
+    """Judge one source against ``policies`` (a one-off :class:`SourcePolicyEngine`)."""
+    return SourcePolicyEngine(policies).evaluate(identifier, attrs)
