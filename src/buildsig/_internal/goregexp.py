@@ -1,4 +1,4 @@
-"""Go ``regexp`` semantics in Python, for rules that BuildKit evaluates with Go.
+r"""Go ``regexp`` semantics in Python, for rules that BuildKit evaluates with Go.
 
 A source policy is only reproducible if its patterns mean here what they mean in the
 daemon. Python's :mod:`re` differs from Go's ``regexp`` in ways that change answers:
@@ -39,8 +39,7 @@ class GoRegexpError(ValueError):
 
 
 class GoRegexp:
-    """A compiled pattern with Go's ``MatchString``, ``FindStringSubmatchIndex`` and
-    ``ReplaceAllString``."""
+    """A compiled pattern with the Go operations BuildKit uses on it."""
 
     __slots__ = ("_re", "names", "pattern")
 
@@ -59,12 +58,15 @@ class GoRegexp:
         self.names: tuple[str, ...] = tuple(names)
 
     def search(self, text: str) -> bool:
-        """Go's ``MatchString``: is there a match anywhere (unanchored)?"""
+        """Go's ``MatchString``: whether there is a match anywhere (unanchored)."""
         return self._re.search(text) is not None
 
     def submatch_index(self, text: str, pos: int = 0) -> list[int] | None:
-        """Go's ``FindStringSubmatchIndex`` starting at ``pos``: flat ``[start, end, …]``
-        pairs, ``-1`` for groups that did not take part. ``^`` still means position 0."""
+        """Go's ``FindStringSubmatchIndex``, searching from ``pos``.
+
+        The result is flat ``[start, end, …]`` pairs, ``-1`` for groups that did not take
+        part. ``^`` still means position 0, as when Go resumes a search.
+        """
         m = self._re.search(text, pos)
         if m is None:
             return None
@@ -75,8 +77,10 @@ class GoRegexp:
         return out
 
     def replace_all(self, text: str, template: str) -> str:
-        """Go's ``ReplaceAllString``: every non-overlapping match replaced by the expanded
-        template; an empty match right after the previous match is not replaced."""
+        """Go's ``ReplaceAllString``: each non-overlapping match becomes the expanded template.
+
+        Unlike ``re.sub``, an empty match right after the previous match is not replaced.
+        """
         out: list[str] = []
         last_end = 0
         pos = 0
@@ -106,8 +110,10 @@ def quote_meta(text: str) -> str:
 
 
 def wildcard_to_regexp(wildcard: str) -> str:
-    """BuildKit's ``wildcard.Wildcard2Regexp``: literal text, each ``*`` a ``(.*)`` capture,
-    anchored at both ends. ``**`` is refused."""
+    """BuildKit's ``wildcard.Wildcard2Regexp``: literal text with ``*`` as ``(.*)``, anchored.
+
+    ``**`` is refused, as BuildKit refuses it.
+    """
     quoted = quote_meta(wildcard)
     if "\\*\\*" in quoted:
         raise GoRegexpError('invalid wildcard: "**"')
@@ -123,8 +129,10 @@ def _is_name_char(c: str) -> bool:
 
 
 def _extract(template: str) -> tuple[str, int, str] | None:
-    """Go's ``extract``: the name after ``$`` (``name`` or ``{name}``), its number or -1,
-    and the rest; ``None`` when malformed (the ``$`` is then literal)."""
+    """Go's ``extract``: the name after ``$`` (``name`` or ``{name}``), its number, the rest.
+
+    The number is -1 for a name; ``None`` means malformed (the ``$`` is then literal).
+    """
     brace = template.startswith("{")
     body = template[1:] if brace else template
     i = 0

@@ -1,6 +1,7 @@
-"""BuildKit source policies: the static allow/deny/convert rules a daemon applies to every
-source before a build runs (``buildctl --source-policy-file``, Buildx's
-``EXPERIMENTAL_BUILDKIT_SOURCE_POLICY``).
+"""BuildKit source policies: the static allow, deny and convert rules of a build daemon.
+
+BuildKit applies them to every source before a build runs (``buildctl
+--source-policy-file``, Buildx's ``EXPERIMENTAL_BUILDKIT_SOURCE_POLICY``).
 
 Loading follows Go's ``encoding/json`` as BuildKit uses it, so a file means here what it
 means to the daemon: field names are the proto names matched case-insensitively, unknown
@@ -66,8 +67,11 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class SourcePolicyError(PolicyConfigError):
-    """A source policy cannot be loaded or evaluated (bad JSON, bad pattern, a CONVERT
-    rule without ``updates``, a conversion loop). BuildKit fails the build on each."""
+    """A source policy cannot be loaded or evaluated.
+
+    Bad JSON, a bad pattern, a CONVERT rule without ``updates``, a conversion loop:
+    BuildKit fails the build on each.
+    """
 
 
 class PolicyAction(enum.IntEnum):
@@ -114,8 +118,11 @@ class Selector:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Update:
-    """What a CONVERT rule changes: the identifier (a template for WILDCARD and REGEX
-    selectors; empty keeps the selector's) and attributes merged into the source's."""
+    """What a CONVERT rule changes: the identifier and attributes.
+
+    The identifier is a template for WILDCARD and REGEX selectors (empty keeps the
+    selector's); the attributes are merged into the source's, never removed.
+    """
 
     identifier: str = ""
     attrs: Mapping[str, str] = dataclasses.field(default_factory=FrozenMap)
@@ -196,8 +203,10 @@ def _constraint_json(c: AttrConstraint) -> dict[str, Any]:
 
 
 def _fold(name: str) -> str:
-    """Go's key folding: ASCII case plus the two non-ASCII runes that fold onto ASCII
-    letters (LATIN SMALL LETTER LONG S, KELVIN SIGN)."""
+    """Go's key folding: ASCII case, plus the two runes that fold onto ASCII letters.
+
+    Those are LATIN SMALL LETTER LONG S (``s``) and KELVIN SIGN (``k``).
+    """
     return name.replace("\u017f", "s").replace("\u212a", "k").lower()
 
 
@@ -212,8 +221,10 @@ class _Reader:
         return SourcePolicyError(f"source policy {self.name}: {where}: {message}")
 
     def fields(self, obj: Any, where: str, known: Sequence[str]) -> dict[str, Any]:
-        """Keys matched to ``known`` as Go does (exact first, then folded); later
-        duplicates win; unknown keys are warned about."""
+        """Match keys to ``known`` as Go does: exact first, then folded.
+
+        Later duplicates win; unknown keys are warned about.
+        """
         if not isinstance(obj, dict):
             raise self.fail(where, f"expected a JSON object, got {_json_type(obj)}")
         out: dict[str, Any] = {}
@@ -335,8 +346,10 @@ class _Reader:
         )
 
     def early_pin_policy(self, obj: dict[str, Any]) -> SourcePolicy:
-        """The first pinning format (BuildKit PR #2943): each entry pins one source by
-        its normalised ref. Translated to EXACT CONVERT rules with the same effect."""
+        """Translate the first pinning format (BuildKit PR #2943) to EXACT CONVERT rules.
+
+        Each entry pins one source by its normalised ref.
+        """
         rules = []
         for i, entry in enumerate(self.array(obj["sources"], "sources")):
             at = f"sources[{i}]"
@@ -448,9 +461,11 @@ class SourcePolicyResult:
 
     @property
     def allowed(self) -> bool:
+        """Whether the source may be used (possibly converted)."""
         return self.action == "ALLOW"
 
     def to_json(self) -> dict[str, Any]:
+        """The result as ``buildsig source-policy eval`` prints it."""
         return {
             "action": self.action,
             "identifier": self.identifier,
@@ -550,9 +565,12 @@ class SourcePolicyEngine:
     def evaluate(
         self, identifier: str, attrs: Mapping[str, str] | None = None
     ) -> SourcePolicyResult:
-        """Judge one source. Raises :class:`SourcePolicyError` where BuildKit fails the
-        build for a reason other than a denial (bad pattern, CONVERT without
-        ``updates``, more than :data:`MAX_MUTATIONS` conversions)."""
+        """Judge one source.
+
+        Raises :class:`SourcePolicyError` where BuildKit fails the build for a reason
+        other than a denial: a bad pattern, CONVERT without ``updates``, more than
+        :data:`MAX_MUTATIONS` conversions.
+        """
         current = dict(attrs or {})
         messages = [w for p in self.policies for w in p.warnings]
         mutated = False
@@ -587,8 +605,10 @@ class SourcePolicyEngine:
         attrs: dict[str, str],
         messages: list[str],
     ) -> tuple[bool, bool, str]:
-        """One policy over the source: (mutated, denied, identifier). ``attrs`` is
-        updated in place, as BuildKit updates the op."""
+        """Run one policy over the source: (mutated, denied, identifier).
+
+        ``attrs`` is updated in place, as BuildKit updates the op.
+        """
         deny = False
         where = policy.name or f"policy {number + 1}"
         for index, rule in enumerate(policy.rules):
