@@ -282,6 +282,37 @@ def _parser() -> argparse.ArgumentParser:
         "--no-normalize", action="store_true", help="match IDENTIFIER exactly as given"
     )
 
+    pin = sub.add_parser(
+        "pin",
+        help="pin every source of a Dockerfile with a BuildKit source policy",
+        description=(
+            "Resolve every source of DOCKERFILE now (image tags to the digest the tag "
+            "points to, ADD URLs to the sha256 of their content, git refs to their commit) "
+            "and write a BuildKit source policy of CONVERT rules that pins them, for "
+            "buildctl --source-policy-file or EXPERIMENTAL_BUILDKIT_SOURCE_POLICY. "
+            "The policy goes to -o FILE (written atomically) or to stdout; a summary table "
+            "goes to stderr, or with --json a report (policy included) to stdout. When a "
+            "source cannot be resolved nothing is written and the exit status is 1. "
+            "With --check FILE nothing is written: every source is resolved again and "
+            "compared with what FILE does to it (ok, changed, unpinned, error; rules "
+            "matching no source are stale, which is allowed); the table (or --json) goes to "
+            "stdout and the exit status is 1 unless every pin holds."
+        ),
+    )
+    pin.add_argument("dockerfile", nargs="?", default="Dockerfile", metavar="DOCKERFILE")
+    pin.add_argument("--build-arg", action="append", type=_key_value, default=[], metavar="K=V")
+    pin.add_argument("--target", default=None)
+    pin.add_argument("--platform", help="target platform (default: this host)")
+    pin_mode = pin.add_mutually_exclusive_group()
+    pin_mode.add_argument("-o", "--output", metavar="FILE", help="write the policy to FILE")
+    pin_mode.add_argument(
+        "--check", metavar="FILE", help="check the pins of an existing policy FILE"
+    )
+    pin.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    pin.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
+    pin.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
+    pin.add_argument("--timeout", type=float, default=30.0)
+
     gitinfo = sub.add_parser(
         "git-info",
         help="git provenance of a build context, as OCI labels",
@@ -674,6 +705,96 @@ def _policy_identifier(text: str) -> str:
     return Source.parse(text).identifier
 
 
+def _pin(args: argparse.Namespace) -> int:
+    from buildsig.policy.pin import check_pins, pin_dockerfile, write_policy
+    from buildsig.resolver import ResolveOptions
+
+    options = ResolveOptions(
+        timeout=args.timeout,
+        oci_layouts=tuple(args.oci_layout),
+        insecure_registries=tuple(args.insecure_registry),
+    )
+    selection: dict[str, Any] = {
+        "build_args": dict(args.build_arg),
+        "target": args.target,
+        "platform": args.platform,
+        "options": options,
+    }
+    if args.check:
+        checked = check_pins(args.dockerfile, args.check, **selection)
+        if args.json:
+            print(json.dumps(checked.to_json(), indent=2, ensure_ascii=False))
+        else:
+            print(_pin_check_table(checked))
+        if not checked.ok:
+            print(
+                f"pins in {args.check} do not match the sources now; to update them run: "
+                f"{_pin_command(args)}",
+                file=sys.stderr if args.json else sys.stdout,
+            )
+        return 0 if checked.ok else 1
+    report = pin_dockerfile(args.dockerfile, **selection)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        rows = [
+            (e.source.identifier, str(e.source.line), e.status, e.error or e.value)
+            for e in report.entries
+        ]
+        print(_table(("SOURCE", "LINE", "STATUS", "PIN"), rows), file=sys.stderr)
+    if not report.ok:
+        where = args.output or "the policy"
+        print(
+            f"error: {len(report.errors)} source(s) could not be resolved; {where} was not written",
+            file=sys.stderr,
+        )
+        return 1
+    if args.output:
+        write_policy(args.output, report.policy)
+    elif not args.json:
+        print(report.policy.dumps(), end="")
+    return 0
+
+
+def _pin_check_table(checked: Any) -> str:
+    rows = []
+    for c in checked.checks:
+        if c.source is not None:
+            detail = c.error or (
+                f"{c.pinned} -> {c.current}" if c.status == "changed" else c.current or c.pinned
+            )
+            rows.append((c.source.identifier, str(c.source.line), c.status, detail))
+        else:
+            rows.append((c.rule.selector.identifier, "", c.status, f"rule {c.rule_index}"))
+    return _table(("SOURCE", "LINE", "STATUS", "PINNED -> CURRENT"), rows)
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def _pin_command(args: argparse.Namespace) -> str:
+    """The ``buildsig pin`` command that rewrites the checked policy."""
+    import shlex
+
+    argv = ["buildsig", "pin", args.dockerfile]
+    for key, value in args.build_arg:
+        argv += ["--build-arg", f"{key}={value}"]
+    for flag, value in (("--target", args.target), ("--platform", args.platform)):
+        if value:
+            argv += [flag, value]
+    for layout in args.oci_layout:
+        argv += ["--oci-layout", layout]
+    for host in args.insecure_registry:
+        argv += ["--insecure-registry", host]
+    return shlex.join([*argv, "-o", args.check])
+
+
 def _check(args: argparse.Namespace) -> int:
     from buildsig.policy.check import check_dockerfile
     from buildsig.policy.evaluate import PolicyEvaluator
@@ -874,6 +995,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _git_info(args)
         if args.command == "source-policy":
             return _source_policy_eval(args)
+        if args.command == "pin":
+            return _pin(args)
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
