@@ -73,6 +73,15 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazily loaded names
     from buildsig.policy.dockerfile import dockerfile_sources
     from buildsig.policy.evaluate import PolicyEvaluator, PolicyResult
     from buildsig.policy.fs import PolicyFS
+    from buildsig.policy.pin import (
+        PinCheck,
+        PinCheckReport,
+        PinEntry,
+        PinReport,
+        check_pins,
+        pin_dockerfile,
+        write_source_policy,
+    )
     from buildsig.policy.python import PythonPolicy
     from buildsig.policy.testrun import run_policy_tests
     from buildsig.provenance import parse_provenance, parse_statement, select_provenance
@@ -130,6 +139,10 @@ __all__ = [
     "NotFoundError",
     "OCILayout",
     "PGPSignature",
+    "PinCheck",
+    "PinCheckReport",
+    "PinEntry",
+    "PinReport",
     "Platform",
     "PolicyConfigError",
     "PolicyEvaluator",
@@ -165,6 +178,7 @@ __all__ = [
     "artifact_attestation",
     "audit_repository",
     "check_dockerfile",
+    "check_pins",
     "dockerfile_sources",
     "find_signatures",
     "git_info",
@@ -178,6 +192,7 @@ __all__ = [
     "parse_platform",
     "parse_provenance",
     "parse_statement",
+    "pin_dockerfile",
     "resolve_git_source",
     "run_policy_tests",
     "select_provenance",
@@ -186,6 +201,7 @@ __all__ = [
     "verify_git_object",
     "verify_git_signature",
     "verify_simple_signing",
+    "write_source_policy",
 ]
 
 # Where each public name lives. Loading is deferred to first use so that `import buildsig`
@@ -225,6 +241,10 @@ _LAZY: dict[str, str] = {
     "NotFoundError": "buildsig.errors",
     "OCILayout": "buildsig.oci.layout",
     "PGPSignature": "buildsig.model",
+    "PinCheck": "buildsig.policy.pin",
+    "PinCheckReport": "buildsig.policy.pin",
+    "PinEntry": "buildsig.policy.pin",
+    "PinReport": "buildsig.policy.pin",
     "Platform": "buildsig.source",
     "PolicyConfigError": "buildsig.errors",
     "PolicyEvaluator": "buildsig.policy.evaluate",
@@ -259,6 +279,7 @@ _LAZY: dict[str, str] = {
     "artifact_attestation": "buildsig.sigstore.artifact",
     "audit_repository": "buildsig.git.audit",
     "check_dockerfile": "buildsig.policy.check",
+    "check_pins": "buildsig.policy.pin",
     "dockerfile_sources": "buildsig.policy.dockerfile",
     "find_signatures": "buildsig.oci.signatures",
     "git_info": "buildsig.git.info",
@@ -272,6 +293,7 @@ _LAZY: dict[str, str] = {
     "parse_platform": "buildsig.source",
     "parse_provenance": "buildsig.provenance",
     "parse_statement": "buildsig.provenance",
+    "pin_dockerfile": "buildsig.policy.pin",
     "resolve_git_source": "buildsig.git.resolve",
     "run_policy_tests": "buildsig.policy.testrun",
     "select_provenance": "buildsig.provenance",
@@ -280,6 +302,7 @@ _LAZY: dict[str, str] = {
     "verify_git_object": "buildsig.git.verify",
     "verify_git_signature": "buildsig.git.verify",
     "verify_simple_signing": "buildsig.sigstore.simplesigning",
+    "write_source_policy": "buildsig.policy.pin",
 }
 
 

@@ -706,7 +706,7 @@ def _policy_identifier(text: str) -> str:
 
 
 def _pin(args: argparse.Namespace) -> int:
-    from buildsig.policy.pin import check_pins, pin_dockerfile, write_policy
+    from buildsig.policy.pin import check_pins, pin_dockerfile, write_source_policy
     from buildsig.resolver import ResolveOptions
 
     options = ResolveOptions(
@@ -750,7 +750,7 @@ def _pin(args: argparse.Namespace) -> int:
         )
         return 1
     if args.output:
-        write_policy(args.output, report.policy)
+        write_source_policy(args.output, report.policy)
     elif not args.json:
         print(report.policy.dumps(), end="")
     return 0

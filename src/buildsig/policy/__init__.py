@@ -1,6 +1,18 @@
-"""Buildx build policies (``Dockerfile.rego``) evaluated on an embedded Rego engine."""
+"""Build policies: Buildx ``Dockerfile.rego`` on an embedded Rego engine, and pins.
+
+Pins are BuildKit source policies fixing a Dockerfile's sources (:mod:`buildsig.policy.pin`).
+"""
 
 from buildsig.policy._rego_scan import WHOLE_INPUT
+from buildsig.policy.pin import (
+    PinCheck,
+    PinCheckReport,
+    PinEntry,
+    PinReport,
+    check_pins,
+    pin_dockerfile,
+    write_source_policy,
+)
 from buildsig.policy.rego import (
     DEFAULT_QUERY,
     UNDEFINED,
@@ -24,12 +36,19 @@ __all__ = [
     "Builtin",
     "EvalResult",
     "Limits",
+    "PinCheck",
+    "PinCheckReport",
+    "PinEntry",
+    "PinReport",
     "PolicyBundle",
     "PolicyEngine",
     "RegoError",
     "RegorusEngine",
     "TestResult",
+    "check_pins",
     "evaluate_isolated",
+    "pin_dockerfile",
     "run_tests_isolated",
     "scan_input_fields",
+    "write_source_policy",
 ]

@@ -71,7 +71,7 @@ __all__ = [
     "PinReport",
     "check_pins",
     "pin_dockerfile",
-    "write_policy",
+    "write_source_policy",
 ]
 
 #: BuildKit's ``AttrGitChecksum``: the commit a git source must resolve to.
@@ -467,7 +467,7 @@ def pin_dockerfile(
     return PinReport(str(dockerfile), tuple(entries), SourcePolicy(tuple(rules)))
 
 
-def write_policy(path: str | os.PathLike[str], policy: SourcePolicy) -> None:
+def write_source_policy(path: str | os.PathLike[str], policy: SourcePolicy) -> None:
     """Write ``policy`` to ``path`` atomically.
 
     A temporary file in the same directory is flushed to disk, then renamed over
