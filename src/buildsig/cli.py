@@ -726,12 +726,7 @@ def _pin(args: argparse.Namespace) -> int:
             print(json.dumps(checked.to_json(), indent=2, ensure_ascii=False))
         else:
             print(_pin_check_table(checked))
-        if not checked.ok:
-            print(
-                f"pins in {args.check} do not match the sources now; to update them run: "
-                f"{_pin_command(args)}",
-                file=sys.stderr if args.json else sys.stdout,
-            )
+        print(_pin_check_advice(checked, args), file=sys.stderr if args.json else sys.stdout)
         return 0 if checked.ok else 1
     report = pin_dockerfile(args.dockerfile, **selection)
     if args.json:
@@ -759,14 +754,40 @@ def _pin(args: argparse.Namespace) -> int:
 def _pin_check_table(checked: Any) -> str:
     rows = []
     for c in checked.checks:
-        if c.source is not None:
-            detail = c.error or (
-                f"{c.pinned} -> {c.current}" if c.status == "changed" else c.current or c.pinned
-            )
-            rows.append((c.source.identifier, str(c.source.line), c.status, detail))
+        if c.source is None:
+            detail = f"rule {c.rule_index} matches no source of the Dockerfile"
+            rows.append((c.rule.selector.identifier, "", c.status, detail))
+            continue
+        if c.error:
+            detail = c.error
+        elif c.status == "changed":
+            detail = f"{c.pinned or c.pinned_identifier} -> {c.current}"
+        elif c.status == "unpinned":
+            detail = f"(not in the policy) -> {c.current}"
         else:
-            rows.append((c.rule.selector.identifier, "", c.status, f"rule {c.rule_index}"))
+            detail = c.current or c.pinned
+        rows.append((c.source.identifier, str(c.source.line), c.status, detail))
     return _table(("SOURCE", "LINE", "STATUS", "PINNED -> CURRENT"), rows)
+
+
+def _pin_check_advice(checked: Any, args: argparse.Namespace) -> str:
+    """The last line of ``pin --check``: the verdict and, for CI logs, what to do."""
+    counts: dict[str, int] = {}
+    for c in checked.checks:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    stale = counts.get("stale", 0)
+    if checked.ok:
+        line = f"ok: every pin in {args.check} holds"
+        if stale:
+            line += f" ({stale} stale rule(s); re-pin to drop them: {_pin_command(args)})"
+        return line
+    found = ", ".join(f"{counts[s]} {s}" for s in ("changed", "unpinned", "error") if counts.get(s))
+    line = f"FAILED ({found}): "
+    if counts.get("changed") or counts.get("unpinned"):
+        line += f"{args.check} no longer pins what the Dockerfile uses; "
+    if counts.get("error"):
+        line += "fix or retry the sources in error, then "
+    return line + f"re-run: {_pin_command(args)}"
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:

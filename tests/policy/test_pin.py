@@ -286,8 +286,32 @@ def test_check_right_after_pinning_is_ok(project: Project, world: World) -> None
     assert report["stale"] == []
     code, out, _ = run("pin", str(project.dockerfile), "--check", str(project.policy))
     assert code == 0
-    assert out.splitlines()[0].split()[:3] == ["SOURCE", "LINE", "STATUS"]
-    assert "re-run" not in out and "to update them" not in out
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["SOURCE", "LINE", "STATUS"]
+    assert lines[-1] == f"ok: every pin in {project.policy} holds"
+
+
+def test_stale_rules_do_not_fail_the_check(project: Project, tmp_path: Path) -> None:
+    document = json.loads(project.policy.read_text())
+    document["rules"].append(
+        {
+            "action": "CONVERT",
+            "selector": {"identifier": "docker-image://example.com/gone:1", "match_type": "EXACT"},
+            "updates": {"attrs": {"image.checksum": "sha256:" + "0" * 64}},
+        }
+    )
+    policy = tmp_path / "with-stale.json"
+    policy.write_text(json.dumps(document))
+    code, out, _ = run("pin", str(project.dockerfile), "--check", str(policy), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["ok"] is True
+    assert [(s["status"], s["rule"], s["selector"]) for s in report["stale"]] == [
+        ("stale", len(document["rules"]), "docker-image://example.com/gone:1")
+    ]
+    code, out, _ = run("pin", str(project.dockerfile), "--check", str(policy))
+    assert code == 0
+    assert "stale rule(s)" in out.splitlines()[-1]
 
 
 def test_check_after_upstream_moved(world: World) -> None:
@@ -344,7 +368,8 @@ def test_check_after_upstream_moved(world: World) -> None:
     [stale] = report["stale"]
     assert stale["status"] == "stale" and stale["selector"] == world.http.url("/gone")
     assert stale["rule"] == 5
-    assert f"buildsig pin {dockerfile} -o {policy}" in err
+    assert err.startswith("FAILED (4 changed, 1 unpinned): ")
+    assert err.rstrip().endswith(f"re-run: buildsig pin {dockerfile} -o {policy}")
 
     code, out, _ = run("pin", str(dockerfile), "--check", str(policy))
     assert code == 1
@@ -382,6 +407,13 @@ def test_output_is_atomic_when_a_source_fails(world: World, tmp_path: Path) -> N
     report = json.loads(out)
     assert code == 1 and report["ok"] is False
     assert [s["status"] for s in report["sources"]] == ["error", "pinned", "error"]
+    # --check of the untouched file: errors and the unpinned source, and what to do
+    code, out, _ = run("pin", str(dockerfile), "--check", str(policy))
+    assert code == 1
+    rows = [line.split()[2] for line in out.splitlines()[1:-1]]
+    assert rows == ["error", "unpinned", "error"]
+    assert out.splitlines()[-1].startswith("FAILED (1 unpinned, 2 error): ")
+    assert "fix or retry the sources in error, then re-run: buildsig pin" in out
 
 
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
