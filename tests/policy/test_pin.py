@@ -187,6 +187,7 @@ def project(world: World) -> Project:
         f"ADD --checksum={sha256(PINNED_FILE)} {world.http.url('/pinned')} /pinned\n"
         f"ADD {url}#v1.0 /src-tag\n"
         f"ADD {url}#main:sub /src-branch\n"
+        f"ADD {url}#refs/tags/v1.0 /src-full-ref\n"
         f"FROM {reg}/app/pinned:v1@{pinned_image} AS pinned\n"
         f"FROM {reg}/app/single:v1\n"
         "COPY --from=base /tool /tool\n"
@@ -204,6 +205,7 @@ def project(world: World) -> Project:
         world.http.url("/tool"): (world.http.url("/tool"), {"http.checksum": sha256(TOOL)}),
         f"{url}#v1.0": (f"{url}#{tag_commit}", {"git.checksum": tag_commit}),
         f"{url}#main:sub": (f"{url}#{main_commit}:sub", {"git.checksum": main_commit}),
+        f"{url}#refs/tags/v1.0": (f"{url}#{tag_commit}", {"git.checksum": tag_commit}),
         f"docker-image://{reg}/app/single:v1": (
             f"docker-image://{reg}/app/single:v1@{single}",
             {"image.checksum": single},
@@ -239,7 +241,7 @@ def test_pin_writes_exact_rules(project: Project, world: World) -> None:
         "local://context": "not pinnable",
     }
     # Dockerfile order, one entry per source
-    assert [e["line"] for e in project.report["sources"]] == [1, 2, 3, 4, 5, 6, 7, 10]
+    assert [e["line"] for e in project.report["sources"]] == [1, 2, 3, 4, 5, 6, 7, 8, 11]
 
 
 def test_pinned_policy_round_trips_through_source_policy_eval(project: Project) -> None:

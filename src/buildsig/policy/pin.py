@@ -359,9 +359,15 @@ class _Pinner:
         )
         try:
             resolved = resolve_ref(remote, ref)
+            commit = resolved.commit_checksum or resolved.checksum
+            if resolved.ref.startswith("refs/tags/") and not resolved.commit_checksum:
+                # resolve_ref leaves commit_checksum empty for a fully spelled tag ref
+                # (refs/tags/v1); an annotated tag must be pinned to the commit it peels
+                # to, which the remote advertises as <ref>^{}.
+                peeled = remote.list_refs([resolved.ref]).refs.get(resolved.ref + "^{}")
+                commit = peeled or commit
         finally:
             remote.close()
-        commit = resolved.commit_checksum or resolved.checksum
         pinned = f"{base}#{commit}" + (f":{subdir}" if subdir else "")
         return _Pin(pinned, ATTR_GIT_CHECKSUM, commit)
 
