@@ -296,7 +296,8 @@ def _parser() -> argparse.ArgumentParser:
             "With --check FILE nothing is written: every source is resolved again and "
             "compared with what FILE does to it (ok, changed, unpinned, error; rules "
             "matching no source are stale, which is allowed); the table (or --json) goes to "
-            "stdout and the exit status is 1 unless every pin holds."
+            "stdout and the exit status is 1 unless every pin holds; the last line (stderr "
+            "with --json) is the verdict and the buildsig pin command that updates FILE."
         ),
     )
     pin.add_argument("dockerfile", nargs="?", default="Dockerfile", metavar="DOCKERFILE")
