@@ -13,6 +13,7 @@ replace-all) are written here after Go's documented rules.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "GoRegexpError",
     "compile_go",
     "expand",
+    "go_string",
     "quote_meta",
     "wildcard_to_regexp",
 ]
@@ -32,6 +34,7 @@ _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print every bad pattern to stderr
 
 _SPECIAL = frozenset("\\.+*?()|[]{}^$")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
 class GoRegexpError(ValueError):
@@ -39,13 +42,24 @@ class GoRegexpError(ValueError):
 
 
 class GoRegexp:
-    """A compiled pattern with the Go operations BuildKit uses on it."""
+    """A compiled pattern with the Go operations BuildKit uses on it.
+
+    Matching runs on the UTF-8 bytes, as Go's does: offsets are byte offsets, and the
+    work per match does not grow with the text (RE2's ``str`` interface would convert
+    offsets from the start of the text on every search, making replace-all quadratic).
+    """
 
     __slots__ = ("_re", "names", "pattern")
 
     def __init__(self, pattern: str) -> None:
+        pattern = go_string(pattern)
+        if _has_any_byte_escape(pattern):
+            # RE2 reads \C as "any byte"; Go refuses it
+            raise GoRegexpError(
+                f"error parsing regexp: invalid escape sequence: `\\C`: `{pattern}`"
+            )
         try:
-            self._re: Any = re2.compile(pattern, _OPTIONS)
+            self._re: Any = re2.compile(pattern.encode(), _OPTIONS)
         except re2.error as exc:
             reason = exc.args[0] if exc.args else exc
             if isinstance(reason, bytes):
@@ -54,20 +68,15 @@ class GoRegexp:
         self.pattern = pattern
         names = [""] * (self._re.groups + 1)
         for name, index in self._re.groupindex.items():
-            names[index] = name
+            names[index] = name.decode() if isinstance(name, bytes) else name
         self.names: tuple[str, ...] = tuple(names)
 
     def search(self, text: str) -> bool:
         """Go's ``MatchString``: whether there is a match anywhere (unanchored)."""
-        return self._re.search(text) is not None
+        return self._re.search(go_string(text).encode()) is not None
 
-    def submatch_index(self, text: str, pos: int = 0) -> list[int] | None:
-        """Go's ``FindStringSubmatchIndex``, searching from ``pos``.
-
-        The result is flat ``[start, end, …]`` pairs, ``-1`` for groups that did not take
-        part. ``^`` still means position 0, as when Go resumes a search.
-        """
-        m = self._re.search(text, pos)
+    def _submatch(self, data: bytes, pos: int) -> list[int] | None:
+        m = self._re.search(data, pos)
         if m is None:
             return None
         out: list[int] = []
@@ -76,27 +85,88 @@ class GoRegexp:
             out += (start, end)
         return out
 
+    def submatch_index(self, text: str) -> list[int] | None:
+        """Go's ``FindStringSubmatchIndex``: flat ``[start, end, …]`` UTF-8 byte offsets.
+
+        ``-1`` marks groups that did not take part.
+        """
+        return self._submatch(go_string(text).encode(), 0)
+
+    def expand_first(self, text: str, template: str) -> str | None:
+        """The template expanded with the first match in ``text``; ``None`` if none."""
+        data = go_string(text).encode()
+        match = self._submatch(data, 0)
+        if match is None:
+            return None
+        return _expand(template, data, match, self.names).decode("utf-8", "replace")
+
     def replace_all(self, text: str, template: str) -> str:
         """Go's ``ReplaceAllString``: each non-overlapping match becomes the expanded template.
 
         Unlike ``re.sub``, an empty match right after the previous match is not replaced.
         """
-        out: list[str] = []
+        data = go_string(text).encode()
+        out: list[bytes] = []
         last_end = 0
         pos = 0
-        while pos <= len(text):
-            match = self.submatch_index(text, pos)
+        while pos <= len(data):
+            match = self._submatch(data, pos)
             if match is None:
                 break
             start, end = match[0], match[1]
-            out.append(text[last_end:start])
+            out.append(data[last_end:start])
             if end > last_end or start == 0:
-                out.append(expand(template, text, match, self.names))
+                out.append(_expand(template, data, match, self.names))
             last_end = end
-            # advance past the match, always by at least one character
-            pos = pos + 1 if pos + 1 > end else end
-        out.append(text[last_end:])
-        return "".join(out)
+            # advance past the match, always by at least one character (a whole rune)
+            width = _rune_width(data, pos)
+            if pos + width > end:
+                pos += width
+            elif pos + 1 > end:
+                pos += 1
+            else:
+                pos = end
+        out.append(data[last_end:])
+        return b"".join(out).decode("utf-8", "replace")
+
+
+def _rune_width(data: bytes, pos: int) -> int:
+    """Go's ``utf8.DecodeRuneInString`` width at ``pos`` (0 at the end of the text)."""
+    if pos >= len(data):
+        return 0
+    lead = data[pos]
+    width = 1 if lead < 0xC0 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+    return min(width, len(data) - pos)
+
+
+def go_string(text: str) -> str:
+    """``text`` as Go would hold it: lone surrogates become U+FFFD.
+
+    Go's JSON decoder never yields one, and UTF-8 cannot encode it.
+    """
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _has_any_byte_escape(pattern: str) -> bool:
+    r"""Whether ``pattern`` uses ``\C`` outside a ``\Q…\E`` literal."""
+    i = 0
+    while i < len(pattern) - 1:
+        if pattern[i] != "\\":
+            i += 1
+            continue
+        following = pattern[i + 1]
+        if following == "C":
+            return True
+        if following == "Q":
+            end = pattern.find("\\E", i + 2)
+            if end < 0:
+                return False
+            i = end + 2
+            continue
+        i += 2
+    return False
 
 
 def compile_go(pattern: str) -> GoRegexp:
@@ -157,34 +227,40 @@ def _extract(template: str) -> tuple[str, int, str] | None:
 
 
 def expand(template: str, text: str, match: Sequence[int], names: Sequence[str]) -> str:
-    """Go's ``Regexp.ExpandString``: ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``.
+    """Go's ``Regexp.ExpandString`` with ``match`` in UTF-8 byte offsets of ``text``.
 
-    ``$name`` takes the longest run of letters, digits and ``_`` (``$1x`` is group
-    ``1x``); a group that is out of range, unnamed or did not match gives ``""``.
+    ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``: ``$name`` takes the longest run of
+    letters, digits and ``_`` (``$1x`` is group ``1x``); a group that is out of range,
+    unnamed or did not match gives ``""``; a malformed ``$`` is literal.
     """
-    out: list[str] = []
+    return _expand(template, go_string(text).encode(), match, names).decode("utf-8", "replace")
+
+
+def _expand(template: str, data: bytes, match: Sequence[int], names: Sequence[str]) -> bytes:
+    out: list[bytes] = []
+    template = go_string(template)
     while template:
         before, sep, after = template.partition("$")
         if not sep:
             break
-        out.append(before)
+        out.append(before.encode())
         template = after
         if template.startswith("$"):
-            out.append("$")
+            out.append(b"$")
             template = template[1:]
             continue
         parsed = _extract(template)
         if parsed is None:
-            out.append("$")
+            out.append(b"$")
             continue
         name, num, template = parsed
         if num >= 0:
             if 2 * num + 1 < len(match) and match[2 * num] >= 0:
-                out.append(text[match[2 * num] : match[2 * num + 1]])
+                out.append(data[match[2 * num] : match[2 * num + 1]])
         else:
             for index, group_name in enumerate(names):
                 if name == group_name and 2 * index + 1 < len(match) and match[2 * index] >= 0:
-                    out.append(text[match[2 * index] : match[2 * index + 1]])
+                    out.append(data[match[2 * index] : match[2 * index + 1]])
                     break
-    out.append(template)
-    return "".join(out)
+    out.append(template.encode())
+    return b"".join(out)

@@ -33,7 +33,6 @@ from buildsig._internal.goregexp import (
     GoRegexp,
     GoRegexpError,
     compile_go,
-    expand,
     wildcard_to_regexp,
 )
 from buildsig._internal.serde import FrozenMap
@@ -59,6 +58,9 @@ __all__ = [
 
 #: Largest policy file read; BuildKit has no limit, but a policy is a few KiB of rules.
 MAX_POLICY_BYTES = 16 * 1024 * 1024
+#: Longest identifier a conversion may produce. BuildKit has no limit, but a template that
+#: repeats its match (REGEX ``x*`` → ``$0$0``) doubles the identifier on every pass.
+MAX_IDENTIFIER_CHARS = 64 * 1024
 #: BuildKit's engine allows passes 0..20; a 21st mutation is refused.
 MAX_MUTATIONS = 20
 
@@ -151,7 +153,7 @@ class SourcePolicy:
 
     rules: tuple[Rule, ...] = ()
     version: int = 1
-    name: str = ""
+    name: str = dataclasses.field(default="", compare=False)
     warnings: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -240,10 +242,10 @@ class _Reader:
     def _unknown_key(self, where: str, key: str) -> str:
         if _fold(key) in ("matchtype", "match-type"):
             return (
-                f"{where}: key {key!r} is ignored by BuildKit, which reads only "
-                '"match_type"; this selector is therefore WILDCARD'
+                f"warning: {self.name}: {where}: key {key!r} is ignored by BuildKit, which "
+                'reads only "match_type"; this selector is therefore WILDCARD'
             )
-        return f"{where}: unknown key {key!r} is ignored by BuildKit"
+        return f"warning: {self.name}: {where}: unknown key {key!r} is ignored by BuildKit"
 
     def string(self, value: Any, where: str) -> str:
         if value is None:
@@ -373,8 +375,8 @@ class _Reader:
                 )
             rules.append(Rule(PolicyAction.CONVERT, Selector(identifier, MatchType.EXACT), update))
         self.warnings.append(
-            f"early pin format ({len(rules)} pin(s)) translated to CONVERT rules; "
-            "current BuildKit reads only the rules format"
+            f"warning: {self.name}: early pin format ({len(rules)} pin(s)) translated to "
+            "CONVERT rules; current BuildKit reads only the rules format"
         )
         return SourcePolicy(tuple(rules), 1, self.name, tuple(self.warnings))
 
@@ -525,10 +527,7 @@ class _CompiledSelector:
             return True
         if self.selector.match_type == MatchType.EXACT:
             return False
-        compiled = self._compiled()
-        if self.selector.match_type == MatchType.REGEX:
-            return compiled.search(identifier)
-        return compiled.submatch_index(identifier) is not None
+        return self._compiled().search(identifier)
 
     def format(self, identifier: str, template: str) -> str:
         """The conversion's destination for ``identifier`` (BuildKit's ``Format``)."""
@@ -537,10 +536,8 @@ class _CompiledSelector:
         compiled = self._compiled()
         if self.selector.match_type == MatchType.REGEX:
             return compiled.replace_all(identifier, template)
-        match = compiled.submatch_index(identifier)
-        if match is None:
-            return identifier
-        return expand(template, identifier, match, compiled.names)
+        expanded = compiled.expand_first(identifier, template)
+        return identifier if expanded is None else expanded
 
 
 class SourcePolicyEngine:
@@ -627,6 +624,11 @@ class SourcePolicyEngine:
                 dest = selector.format(
                     identifier, rule.updates.identifier or rule.selector.identifier
                 )
+                if len(dest) > MAX_IDENTIFIER_CHARS:
+                    raise SourcePolicyError(
+                        f"{where} rule {index + 1}: converting {identifier[:200]!r} gives an "
+                        f"identifier of {len(dest)} characters (limit {MAX_IDENTIFIER_CHARS})"
+                    )
                 changed = False
                 new_identifier = identifier
                 if dest and dest != identifier:
