@@ -514,6 +514,35 @@ def test_null_means_the_zero_value_and_later_duplicates_win() -> None:
     assert p.rules == (Rule(PolicyAction.DENY, Selector("x")),)
 
 
+def test_repeated_keys_decode_into_what_is_there_as_in_go() -> None:
+    # Go decodes a repeated object into the struct or map already there, and a repeated
+    # array's elements into the earlier elements; a null enum is 0, a null string is kept.
+    p = parse_source_policy(
+        '{"rules": [{"action": "DENY", "selector": {"identifier": "x"}}],'
+        ' "rules": [{"selector": {"match_type": "EXACT"},'
+        ' "updates": {"attrs": {"a": "1"}}, "updates": {"attrs": {"b": "2"}}}]}'
+    )
+    assert p.rules == (
+        Rule(PolicyAction.DENY, Selector("x", MatchType.EXACT), Update(attrs={"a": "1", "b": "2"})),
+    )
+    p = parse_source_policy(
+        '{"rules": [{"action": 1, "action": null, "selector": {"identifier": "x",'
+        ' "identifier": null}}]}'
+    )
+    assert p.rules == (Rule(PolicyAction.ALLOW, Selector("x")),)
+    p = parse_source_policy(
+        '{"rules": [{"selector": {"identifier": "x"}, "updates": {"identifier": "y"}},'
+        ' {"selector": {}}], "rules": [{"updates": null}]}'
+    )
+    assert p.rules == (Rule(PolicyAction.ALLOW, Selector("x")),)  # shortened, merged
+
+
+def test_a_null_document_is_an_empty_policy() -> None:
+    p = parse_source_policy("null", name="n.json")
+    assert p.rules == ()
+    assert p.warnings == ("warning: n.json: the document is null, an empty policy",)
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [

@@ -24,8 +24,7 @@ import dataclasses
 import enum
 import functools
 import json
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from buildsig._internal.goregexp import (
 )
 from buildsig._internal.serde import FrozenMap
 from buildsig.errors import PolicyConfigError
+from buildsig.policy._source_json import INT64, MAP, STRING, Kind, Pairs, SourcePolicyJSON, loads
 
 __all__ = [
     "MAX_MUTATIONS",
@@ -63,9 +63,6 @@ MAX_POLICY_BYTES = 16 * 1024 * 1024
 MAX_IDENTIFIER_CHARS = 64 * 1024
 #: BuildKit's engine allows passes 0..20; a 21st mutation is refused.
 MAX_MUTATIONS = 20
-
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class SourcePolicyError(PolicyConfigError):
@@ -201,202 +198,27 @@ def _constraint_json(c: AttrConstraint) -> dict[str, Any]:
     return out
 
 
-# --- loading (Go encoding/json semantics) -------------------------------------------------
+# --- loading (Go encoding/json semantics, see _source_json) ----------------------------------
 
-
-def _fold(name: str) -> str:
-    """Go's key folding: ASCII case, plus the two runes that fold onto ASCII letters.
-
-    Those are LATIN SMALL LETTER LONG S (``s``) and KELVIN SIGN (``k``).
-    """
-    return name.replace("\u017f", "s").replace("\u212a", "k").lower()
-
-
-class _Reader:
-    """Decodes one document the way Go fills BuildKit's structs, collecting warnings."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.warnings: list[str] = []
-
-    def fail(self, where: str, message: str) -> SourcePolicyError:
-        return SourcePolicyError(f"source policy {self.name}: {where}: {message}")
-
-    def fields(self, obj: Any, where: str, known: Sequence[str]) -> dict[str, Any]:
-        """Match keys to ``known`` as Go does: exact first, then folded.
-
-        Later duplicates win; unknown keys are warned about.
-        """
-        if not isinstance(obj, dict):
-            raise self.fail(where, f"expected a JSON object, got {_json_type(obj)}")
-        out: dict[str, Any] = {}
-        folded = {_fold(k): k for k in known}
-        for key, value in obj.items():
-            target = key if key in known else folded.get(_fold(key))
-            if target is None:
-                self.warnings.append(self._unknown_key(where, key))
-                continue
-            out[target] = value
-        return out
-
-    def _unknown_key(self, where: str, key: str) -> str:
-        if _fold(key) in ("matchtype", "match-type"):
-            return (
-                f"warning: {self.name}: {where}: key {key!r} is ignored by BuildKit, which "
-                'reads only "match_type"; this selector is therefore WILDCARD'
-            )
-        return f"warning: {self.name}: {where}: unknown key {key!r} is ignored by BuildKit"
-
-    def string(self, value: Any, where: str) -> str:
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise self.fail(where, f"expected a string, got {_json_type(value)}")
-        return value
-
-    def integer(self, value: Any, where: str, low: int, high: int) -> int:
-        if value is None:
-            return 0
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(where, f"expected an integer, got {_json_type(value)}")
-        if not low <= value <= high:
-            raise self.fail(where, f"{value} is out of range")
-        return value
-
-    def enum(self, value: Any, where: str, kind: type[enum.IntEnum]) -> Any:
-        """Go's ``UnmarshalJSONEnum``: an exact name, or a number naming a value."""
-        if value is None:
-            return kind(0)
-        if isinstance(value, str):
-            try:
-                return kind[value]
-            except KeyError:
-                names = ", ".join(m.name for m in kind)
-                raise self.fail(
-                    where, f"unrecognized enum {kind.__name__} value {value!r} (one of {names})"
-                ) from None
-        number = self.integer(value, where, _INT32_MIN, _INT32_MAX)
-        try:
-            return kind(number)
-        except ValueError:
-            raise self.fail(where, f"invalid {kind.__name__} value: {number}") from None
-
-    def array(self, value: Any, where: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.fail(where, f"expected a JSON array, got {_json_type(value)}")
-        return value
-
-    def string_map(self, value: Any, where: str) -> dict[str, str]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(where, f"expected a JSON object, got {_json_type(value)}")
-        return {k: self.string(v, f"{where}.{k}") for k, v in value.items()}
-
-    # -- the schema --
-
-    def policy(self, obj: Any) -> SourcePolicy:
-        if isinstance(obj, dict) and "sources" in obj and "rules" not in obj:
-            return self.early_pin_policy(obj)
-        f = self.fields(obj, "policy", ("version", "rules"))
-        version = self.integer(f.get("version"), "version", _INT64_MIN, _INT64_MAX)
-        rules = tuple(
-            self.rule(r, f"rules[{i}]") for i, r in enumerate(self.array(f.get("rules"), "rules"))
-        )
-        return SourcePolicy(rules, version, self.name, tuple(self.warnings))
-
-    def rule(self, obj: Any, where: str) -> Rule:
-        if obj is None:
-            raise self.fail(where, "a rule is null (BuildKit crashes on it)")
-        f = self.fields(obj, where, ("action", "selector", "updates"))
-        action = self.enum(f.get("action"), f"{where}.action", PolicyAction)
-        if f.get("selector") is None:
-            raise self.fail(where, "rule has no selector (BuildKit crashes on it)")
-        selector = self.selector(f["selector"], f"{where}.selector")
-        updates = None if f.get("updates") is None else self.update(f["updates"], where)
-        return Rule(action, selector, updates)
-
-    def selector(self, obj: Any, where: str) -> Selector:
-        f = self.fields(obj, where, ("identifier", "match_type", "constraints"))
-        constraints = []
-        for i, c in enumerate(self.array(f.get("constraints"), f"{where}.constraints")):
-            at = f"{where}.constraints[{i}]"
-            if c is None:
-                raise self.fail(at, "invalid nil constraint")
-            cf = self.fields(c, at, ("key", "value", "condition"))
-            constraints.append(
-                AttrConstraint(
-                    self.string(cf.get("key"), f"{at}.key"),
-                    self.string(cf.get("value"), f"{at}.value"),
-                    self.enum(cf.get("condition"), f"{at}.condition", AttrMatch),
-                )
-            )
-        return Selector(
-            self.string(f.get("identifier"), f"{where}.identifier"),
-            self.enum(f.get("match_type"), f"{where}.match_type", MatchType),
-            tuple(constraints),
-        )
-
-    def update(self, obj: Any, rule_where: str) -> Update:
-        where = f"{rule_where}.updates"
-        f = self.fields(obj, where, ("identifier", "attrs"))
-        return Update(
-            self.string(f.get("identifier"), f"{where}.identifier"),
-            self.string_map(f.get("attrs"), f"{where}.attrs"),
-        )
-
-    def early_pin_policy(self, obj: dict[str, Any]) -> SourcePolicy:
-        """Translate the first pinning format (BuildKit PR #2943) to EXACT CONVERT rules.
-
-        Each entry pins one source by its normalised ref.
-        """
-        rules = []
-        for i, entry in enumerate(self.array(obj["sources"], "sources")):
-            at = f"sources[{i}]"
-            f = self.fields(entry, at, ("type", "ref", "pin"))
-            kind = self.string(f.get("type"), f"{at}.type")
-            ref = self.string(f.get("ref"), f"{at}.ref")
-            pin = self.string(f.get("pin"), f"{at}.pin")
-            if not ref or not pin:
-                raise self.fail(at, "an early-format pin needs both ref and pin")
-            if kind == "docker-image":
-                identifier = f"docker-image://{ref}"
-                repo = ref.split("@", 1)[0]
-                update = Update(f"docker-image://{repo}@{pin}")
-            elif kind == "http":
-                identifier = ref
-                update = Update(attrs={"http.checksum": pin})
-            else:
-                raise self.fail(
-                    f"{at}.type",
-                    f"early-format pins exist only for docker-image and http, not {kind!r}",
-                )
-            rules.append(Rule(PolicyAction.CONVERT, Selector(identifier, MatchType.EXACT), update))
-        self.warnings.append(
-            f"warning: {self.name}: early pin format ({len(rules)} pin(s)) translated to "
-            "CONVERT rules; current BuildKit reads only the rules format"
-        )
-        return SourcePolicy(tuple(rules), 1, self.name, tuple(self.warnings))
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+_LAYOUTS: dict[str, dict[str, Kind]] = {
+    "policy": {"version": INT64, "rules": ("slice", ("ptr", "rule"))},
+    "rule": {
+        "action": ("enum", PolicyAction),
+        "selector": ("ptr", "selector"),
+        "updates": ("ptr", "update"),
+    },
+    "selector": {
+        "identifier": STRING,
+        "match_type": ("enum", MatchType),
+        "constraints": ("slice", ("ptr", "constraint")),
+    },
+    "constraint": {"key": STRING, "value": STRING, "condition": ("enum", AttrMatch)},
+    "update": {"identifier": STRING, "attrs": MAP},
+}
+_EARLY_LAYOUTS: dict[str, dict[str, Kind]] = {
+    "early": {"sources": ("slice", ("ptr", "pin"))},
+    "pin": {"type": STRING, "ref": STRING, "pin": STRING},
+}
 
 
 def parse_source_policy(data: bytes | str, *, name: str = "<policy>") -> SourcePolicy:
@@ -409,24 +231,91 @@ def parse_source_policy(data: bytes | str, *, name: str = "<policy>") -> SourceP
         except UnicodeDecodeError as exc:
             raise SourcePolicyError(f"source policy {name}: not UTF-8: {exc}") from None
     try:
-        obj = json.loads(data, parse_constant=_refuse_constant)
+        raw = loads(data)
     except (ValueError, RecursionError) as exc:
         raise SourcePolicyError(f"source policy {name}: not valid JSON: {exc}") from None
-    _check_numbers(obj)
-    return _Reader(name).policy(obj)
+    try:
+        if _is_early_pin_format(raw):
+            return _early_pin_policy(raw, name)
+        return _policy(raw, name)
+    except ValueError as exc:
+        raise SourcePolicyError(f"source policy {name}: {exc}") from None
 
 
-def _check_numbers(obj: Any) -> None:
-    """Go rejects non-finite numbers; ``json`` parses ``1e999`` as infinity."""
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            raise SourcePolicyError("source policy: number out of range")
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+def _is_early_pin_format(raw: Any) -> bool:
+    if not isinstance(raw, Pairs):
+        return False
+    keys = {key.lower() for key, _ in raw}
+    return "sources" in keys and "rules" not in keys
+
+
+def _policy(raw: Any, name: str) -> SourcePolicy:
+    decoder = SourcePolicyJSON(name, _LAYOUTS)
+    if raw is None:  # Go: unmarshalling null into a struct changes nothing
+        decoder.warnings.append(f"warning: {name}: the document is null, an empty policy")
+        state: dict[str, Any] = {}
+    else:
+        state = decoder.struct("policy", raw, {}, "")
+    rules = []
+    for index, rule in enumerate(state.get("rules") or ()):
+        where = f"rules[{index}]"
+        if rule is None:
+            raise decoder.fail(where, "a rule is null (BuildKit crashes on it)")
+        if rule.get("selector") is None:
+            raise decoder.fail(where, "rule has no selector (BuildKit crashes on it)")
+        rules.append(_rule(rule, where, decoder))
+    return SourcePolicy(tuple(rules), state.get("version", 0), name, tuple(decoder.warnings))
+
+
+def _rule(rule: dict[str, Any], where: str, decoder: SourcePolicyJSON) -> Rule:
+    sel = rule["selector"]
+    constraints = []
+    for index, c in enumerate(sel.get("constraints") or ()):
+        if c is None:
+            raise decoder.fail(f"{where}.selector.constraints[{index}]", "invalid nil constraint")
+        constraints.append(
+            AttrConstraint(c.get("key", ""), c.get("value", ""), c.get("condition", AttrMatch(0)))
+        )
+    selector = Selector(
+        sel.get("identifier", ""), sel.get("match_type", MatchType(0)), tuple(constraints)
+    )
+    upd = rule.get("updates")
+    updates = None if upd is None else Update(upd.get("identifier", ""), upd.get("attrs") or {})
+    return Rule(rule.get("action", PolicyAction(0)), selector, updates)
+
+
+def _early_pin_policy(raw: Pairs, name: str) -> SourcePolicy:
+    """Translate the first pinning format (BuildKit PR #2943) to EXACT CONVERT rules.
+
+    Each entry pins one source by its normalised ref: an image ref gains ``@pin``, an
+    HTTP source gains ``http.checksum``.
+    """
+    decoder = SourcePolicyJSON(name, _EARLY_LAYOUTS)
+    state = decoder.struct("early", raw, {}, "")
+    rules = []
+    for index, entry in enumerate(state.get("sources") or ()):
+        at = f"sources[{index}]"
+        entry = entry or {}
+        kind, ref, pin = entry.get("type", ""), entry.get("ref", ""), entry.get("pin", "")
+        if not ref or not pin:
+            raise decoder.fail(at, "an early-format pin needs both ref and pin")
+        if kind == "docker-image":
+            identifier = f"docker-image://{ref}"
+            update = Update(f"docker-image://{ref.split('@', 1)[0]}@{pin}")
+        elif kind == "http":
+            identifier = ref
+            update = Update(attrs={"http.checksum": pin})
+        else:
+            raise decoder.fail(
+                f"{at}.type",
+                f"early-format pins exist only for docker-image and http, not {kind!r}",
+            )
+        rules.append(Rule(PolicyAction.CONVERT, Selector(identifier, MatchType.EXACT), update))
+    decoder.warnings.append(
+        f"warning: {name}: early pin format ({len(rules)} pin(s)) translated to "
+        "CONVERT rules; current BuildKit reads only the rules format"
+    )
+    return SourcePolicy(tuple(rules), 1, name, tuple(decoder.warnings))
 
 
 def load_source_policy(path: str | Path) -> SourcePolicy:
