@@ -6,10 +6,22 @@ Python >= 3.11 needs nothing but ``pip install nox``.
 
 from __future__ import annotations
 
+import sys
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.error_on_external_run = True
+
+
+def _http_ok(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 @nox.session
@@ -84,12 +96,21 @@ def example(session: nox.Session) -> None:
             "examples/build/git",
         ]
     )
+    downloads = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "8419", "--bind", "127.0.0.1"],
+        cwd="examples/build/downloads",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             if daemon.poll() is not None:
                 session.error("git daemon could not start (is port 9418 in use?)")
+            if downloads.poll() is not None:
+                session.error("the download server could not start (is port 8419 in use?)")
             probe = ["git", "ls-remote", "git://127.0.0.1:9418/acme/tools.git", "v1.0"]
-            if subprocess.run(probe, capture_output=True, timeout=10).returncode == 0:
+            served = subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+            if served and _http_ok("http://127.0.0.1:8419/get-acme.sh"):
                 break
             time.sleep(0.1)
         check = [
@@ -105,16 +126,37 @@ def example(session: nox.Session) -> None:
         ]
         session.run(*check, success_codes=[0, 1])
         report = json.loads(session.run(*check, "--json", success_codes=[0, 1], silent=True))
+        # Pin every input with a BuildKit source policy, use it, and check it still holds.
+        pins = "examples/build/Dockerfile.pins.json"
+        inputs = [
+            "examples/Dockerfile",
+            "--platform",
+            "linux/amd64",
+            "--oci-layout",
+            "examples/build/oci-layout",
+        ]
+        session.run("buildsig", "pin", *inputs, "-o", pins)
+        evaluated = session.run(
+            "buildsig", "source-policy", "eval", "--policy", pins,
+            "docker-image://ghcr.io/acme/builder:1.4", silent=True,
+        )  # fmt: skip
+        session.log(f"source-policy eval: {evaluated}")
+        session.run("buildsig", "pin", *inputs, "--check", pins)
     finally:
         daemon.terminate()
         daemon.wait()
+        downloads.terminate()
+        downloads.wait()
+    converted = json.loads(evaluated)
+    if not converted["mutated"] or "@sha256:" not in converted["identifier"]:
+        session.error(f"the pinned policy does not pin the builder image: {evaluated}")
     got = {row["source"]: row["decision"] for row in report["sources"]}
     expected = {
         "docker-image://ghcr.io/acme/builder:1.4": "ALLOW",
         "https://github.com/acme/cli/releases/download/v2.3.0/acme-cli-linux-amd64.tar.gz": "ALLOW",
         "git://127.0.0.1:9418/acme/tools.git#v1.0": "ALLOW",
         "git://127.0.0.1:9418/acme/tools.git#v1.1-rc1": "DENY",
-        "https://downloads.example.net/get-acme.sh": "DENY",
+        "http://127.0.0.1:8419/get-acme.sh": "DENY",
         "docker-image://ghcr.io/acme/runtime:2.0": "DENY",
         "local://context": "ALLOW",
     }

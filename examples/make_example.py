@@ -16,6 +16,8 @@ it). Everything is made from fixed seeds and dates, so two runs write the same b
 - ``build/trusted_root.json``: the Sigstore trust root the signatures chain to. It is a
   *test* Sigstore (``buildsig.testing.TestSigstore``) that runs offline, in place of
   Sigstore's public-good instance.
+- ``build/downloads/get-acme.sh``: the convenience script the Dockerfile downloads without
+  a checksum; ``nox -s example`` serves ``build/downloads`` on http://127.0.0.1:8419.
 - ``build/git/acme/tools.git``: a bare repository with the annotated tag ``v1.0``
   SSH-signed by the maintainer (public key: ``keys/maintainer.pub``, written here too)
   and the lightweight (unsigned) tag ``v1.1-rc1``. ``nox -s example`` serves ``build/git``
@@ -50,6 +52,7 @@ BUILD = HERE / "build"
 LAYOUT = BUILD / "oci-layout"
 TRUSTED_ROOT = BUILD / "trusted_root.json"
 GIT_ROOT = BUILD / "git"
+DOWNLOADS = BUILD / "downloads"
 MAINTAINER_PUB = HERE / "keys" / "maintainer.pub"
 
 SIGNED_IMAGE = "ghcr.io/acme/builder:1.4"
@@ -325,6 +328,11 @@ def main() -> int:
     image(layout, UNSIGNED_IMAGE, None)
     layout.write(LAYOUT)
     TRUSTED_ROOT.write_bytes(sigstore.trusted_root_json())
+
+    DOWNLOADS.mkdir()
+    (DOWNLOADS / "get-acme.sh").write_bytes(
+        b"#!/bin/sh\n# fetch and run the acme installer\necho acme\n"
+    )
 
     with tempfile.TemporaryDirectory(prefix="buildsig-example-") as tmp:
         public = git_repository(Path(tmp))

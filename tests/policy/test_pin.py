@@ -435,7 +435,8 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
 def example(tmp_path_factory: pytest.TempPathFactory, world: World) -> Iterator[dict[str, Any]]:
     """examples/ copied and built with make_example.py, served as ``nox -s example``
     serves it (git daemon over build/git), on free ports. The one download without a
-    checksum (downloads.example.net) is served by the local HTTP server instead."""
+    checksum (``nox -s example`` serves it on 127.0.0.1:8419) is served by the local HTTP
+    server instead."""
     root = tmp_path_factory.mktemp("example") / "examples"
     shutil.copytree(REPO_ROOT / "examples", root, ignore=shutil.ignore_patterns("build"))
     subprocess.run(
@@ -449,10 +450,10 @@ def example(tmp_path_factory: pytest.TempPathFactory, world: World) -> Iterator[
     world.http.routes["/get-acme.sh"] = body(script)
     with git_daemon(root / "build" / "git") as port:
         text = (root / "Dockerfile").read_text()
-        assert "127.0.0.1:9418" in text and "https://downloads.example.net/get-acme.sh" in text
+        assert "127.0.0.1:9418" in text and "http://127.0.0.1:8419/get-acme.sh" in text
         text = text.replace("127.0.0.1:9418", f"127.0.0.1:{port}")
         text = text.replace(
-            "https://downloads.example.net/get-acme.sh", world.http.url("/get-acme.sh")
+            "http://127.0.0.1:8419/get-acme.sh", world.http.url("/get-acme.sh")
         )
         (root / "Dockerfile").write_text(text)
         yield {"root": root, "port": port, "script": script}
