@@ -76,6 +76,29 @@ def test_resolves_like_buildkit(
     assert inp.unknowns == ()
 
 
+@pytest.mark.parametrize(
+    ("ref", "checksum_key", "commit_key"),
+    [
+        ("v1.0", "v1.0", "c2"),
+        ("refs/tags/v1.0", "v1.0", "c2"),  # spelled in full: still peeled
+        ("tags/dup", "dup-tag", "c2"),
+        ("light", "c1", ""),
+        ("main", "c2", ""),
+    ],
+)
+def test_ref_listing_alone_peels_annotated_tags(
+    remote_url: str, served_repo: ServedRepo, ref: str, checksum_key: str, commit_key: str
+) -> None:
+    remote = open_remote(remote_url, timeout=20)
+    try:
+        resolved = resolve_ref(remote, ref)  # ls-remote only, no objects
+    finally:
+        remote.close()
+    ids = served_repo.ids
+    assert resolved.checksum == ids[checksum_key]
+    assert resolved.commit_checksum == (ids[commit_key] if commit_key else "")
+
+
 def test_commit_message_and_parents(remote_url: str, served_repo: ServedRepo) -> None:
     inp = resolve_git_source(source_for(remote_url, "main"), timeout=20)
     assert inp.git is not None and inp.git.commit is not None

@@ -77,10 +77,11 @@ def _select(listing: RefListing, ref: str, partial: str, head: str, tag: str) ->
     sha, used = refs.get(partial, ""), partial
     if not sha:  # git checkout prefers branches when a name is ambiguous
         sha, used = refs.get(head, ""), head
-    peeled = ""
     if not sha:
         sha, used = refs.get(tag, ""), tag
-        peeled = refs.get(tag + _PEELED, "")
+    # an annotated tag, however it was spelled (v1, tags/v1, refs/tags/v1), peels to its
+    # commit; branches and lightweight tags advertise no peeled entry
+    peeled = refs.get(used + _PEELED, "")
     if not sha:
         raise NotFoundError(f"repository does not contain ref {ref}", source=ref)
     if not is_commit_sha(sha):

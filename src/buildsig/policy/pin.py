@@ -359,13 +359,9 @@ class _Pinner:
         )
         try:
             resolved = resolve_ref(remote, ref)
+            # an annotated tag is pinned to the commit it peels to: for a commit ref
+            # BuildKit requires git.checksum to be a prefix of it
             commit = resolved.commit_checksum or resolved.checksum
-            if resolved.ref.startswith("refs/tags/") and not resolved.commit_checksum:
-                # resolve_ref leaves commit_checksum empty for a fully spelled tag ref
-                # (refs/tags/v1); an annotated tag must be pinned to the commit it peels
-                # to, which the remote advertises as <ref>^{}.
-                peeled = remote.list_refs([resolved.ref]).refs.get(resolved.ref + "^{}")
-                commit = peeled or commit
         finally:
             remote.close()
         pinned = f"{base}#{commit}" + (f":{subdir}" if subdir else "")
