@@ -245,6 +245,16 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--platform", help="target platform (default: this host)")
     check.add_argument("--policy", action="append", default=[], metavar="FILE")
     check.add_argument("--default-policy", action="store_true")
+    check.add_argument(
+        "--source-policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=(
+            "a BuildKit source policy applied first, as the daemon does (repeatable; "
+            "default: $EXPERIMENTAL_BUILDKIT_SOURCE_POLICY, as Buildx reads it)"
+        ),
+    )
     check.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
     check.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
     check.add_argument("--trusted-root", metavar="FILE")
@@ -823,14 +833,24 @@ def _check(args: argparse.Namespace) -> int:
     from buildsig.policy.files import automatic_policy, load_policy
     from buildsig.policy.fs import PolicyFS
     from buildsig.policy.library import default_policy_modules
+    from buildsig.policy.source import load_source_policy
     from buildsig.resolver import ResolveOptions, Resolver
 
     if not os.path.isfile(args.dockerfile):
         raise InvalidInputError(f"{args.dockerfile}: no such Dockerfile", source=args.dockerfile)
     auto = automatic_policy(args.dockerfile)
     policy_files = ([str(auto)] if auto is not None else []) + list(args.policy)
-    if not policy_files and not args.default_policy:
-        raise _UsageError(f"no policy: {args.dockerfile}.rego does not exist and no --policy given")
+    source_policy_files = list(args.source_policy)
+    if not source_policy_files and os.environ.get("EXPERIMENTAL_BUILDKIT_SOURCE_POLICY"):
+        source_policy_files = [os.environ["EXPERIMENTAL_BUILDKIT_SOURCE_POLICY"]]  # as Buildx
+    source_policies = [load_source_policy(name) for name in source_policy_files]
+    for warning in (w for p in source_policies for w in p.warnings):
+        print(warning, file=sys.stderr)
+    if not policy_files and not args.default_policy and not source_policies:
+        raise _UsageError(
+            f"no policy: {args.dockerfile}.rego does not exist and no --policy or "
+            "--source-policy given"
+        )
     directory = os.path.dirname(os.path.abspath(str(auto) if auto else args.dockerfile))
     fs = PolicyFS(directory)
     options = ResolveOptions(
@@ -868,6 +888,7 @@ def _check(args: argparse.Namespace) -> int:
             target=args.target,
             platform=args.platform,
             progress=progress,
+            source_policies=source_policies,
         )
     rows: list[dict[str, Any]] = [
         {

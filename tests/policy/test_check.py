@@ -136,3 +136,46 @@ def test_check_needs_a_dockerfile_and_a_policy(
     (project / "Dockerfile.rego").unlink()
     code, _, err = run(capsys, "check")
     assert code == 2 and "no policy" in err
+
+
+def test_source_policies_run_first_as_in_buildkit(
+    project: Path,
+    server: LocalServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = "docker-image://docker.io/library/other:1"
+    app = "docker-image://docker.io/library/app:1"
+    (project / "sources.json").write_text(
+        json.dumps(
+            {
+                "rules": [
+                    {
+                        "action": "CONVERT",
+                        "selector": {"identifier": other},
+                        "updates": {"identifier": app},
+                    },
+                    {"action": "DENY", "selector": {"identifier": "http://127.0.0.1:*"}},
+                ]
+            }
+        )
+    )
+    argv = ["check", "--json", "--platform", "linux/amd64", "--oci-layout", str(project / "layout")]
+    for extra, env in ((["--source-policy", "sources.json"], None), ([], "sources.json")):
+        if env is None:
+            monkeypatch.delenv("EXPERIMENTAL_BUILDKIT_SOURCE_POLICY", raising=False)
+        else:
+            monkeypatch.setenv("EXPERIMENTAL_BUILDKIT_SOURCE_POLICY", env)
+        code, out, _ = run(capsys, *argv, *extra)
+        assert code == 1
+        rows = {r["source"]: r for r in json.loads(out)["sources"]}
+        assert {s: (r["decision"], r["reasons"]) for s, r in rows.items()} == {
+            app: ("ALLOW", []),
+            # denied by the static rule, before the Rego policy or a download
+            server.url("/tool"): ("DENY", [f'source "{server.url("/tool")}" denied by policy']),
+            # converted to app:1 first, then judged (and allowed) by Dockerfile.rego
+            other: ("CONVERT", []),
+            "local://context": ("ALLOW", []),
+        }
+        assert rows[other]["convert"] == app
+    assert server.hits("/tool") == []

@@ -17,6 +17,7 @@ from buildsig.errors import BuildsigError
 from buildsig.model import Env
 from buildsig.policy.dockerfile import DockerfileSource, dockerfile_sources
 from buildsig.policy.evaluate import PolicyEvaluator, PolicyResult
+from buildsig.policy.source import SourcePolicy, SourcePolicyEngine
 from buildsig.source import Source, source_to_input
 
 __all__ = ["CheckReport", "SourceVerdict", "check_dockerfile"]
@@ -67,8 +68,14 @@ def check_dockerfile(
     platform: str | None = None,
     text: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    source_policies: Sequence[SourcePolicy] = (),
 ) -> CheckReport:
     """Judge every source of ``dockerfile`` with every ``(name, evaluator)``.
+
+    ``source_policies`` are BuildKit source policies (``--source-policy-file``,
+    ``EXPERIMENTAL_BUILDKIT_SOURCE_POLICY``); as in BuildKit they run first, so a source
+    they deny is denied before any policy reads it, and a source they convert (a pin) is
+    judged in its converted form.
 
     A source that cannot be judged (unreachable, malformed metadata) is an ``ERROR``
     verdict with the reason, not an exception: the report shows every source.
@@ -84,11 +91,12 @@ def check_dockerfile(
         filename=os.path.basename(dockerfile) or "Dockerfile",
         target=target or "",
     )
+    static = SourcePolicyEngine(source_policies) if source_policies else None
     verdicts: list[SourceVerdict] = []
     for position, found in enumerate(sources):
         if progress is not None:
             progress(position, len(sources), found.identifier)
-        verdicts.append(_judge(found, evaluators, env, platform))
+        verdicts.append(_judge(found, evaluators, env, platform, static))
     if progress is not None:
         progress(len(sources), len(sources), "")
     return CheckReport(dockerfile=dockerfile, verdicts=tuple(verdicts))
@@ -99,15 +107,24 @@ def _judge(
     evaluators: Sequence[tuple[str, PolicyEvaluator]],
     env: Env,
     platform: str | None,
+    static: SourcePolicyEngine | None = None,
 ) -> SourceVerdict:
     source = Source(found.identifier, attrs=dict(found.attrs))
+    statically_converted = ""
     try:
+        if static is not None:
+            ruled = static.evaluate(source.identifier, source.attrs)
+            if not ruled.allowed:
+                return SourceVerdict(source=found, allow=False, deny_msg=ruled.messages[-1:])
+            if ruled.identifier != source.identifier:
+                statically_converted = ruled.identifier
+            source = Source(ruled.identifier, attrs=ruled.attrs)
         inp = source_to_input(source, platform=found.platform or platform, env=env)
         results = tuple((name, ev.evaluate(source, inp)) for name, ev in evaluators)
     except BuildsigError as exc:
         return SourceVerdict(source=found, allow=False, error=f"{type(exc).__name__}: {exc}")
     denied = [r for _, r in results if not r.decision.allow]
-    converted = next((r.converted for _, r in results if r.converted), "")
+    converted = next((r.converted for _, r in results if r.converted), statically_converted)
     return SourceVerdict(
         source=found,
         allow=not denied,
