@@ -83,6 +83,14 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazily loaded names
         write_source_policy,
     )
     from buildsig.policy.python import PythonPolicy
+    from buildsig.policy.source import (
+        SourcePolicy,
+        SourcePolicyEngine,
+        SourcePolicyError,
+        SourcePolicyResult,
+        load_source_policy,
+        parse_source_policy,
+    )
     from buildsig.policy.testrun import run_policy_tests
     from buildsig.provenance import parse_provenance, parse_statement, select_provenance
     from buildsig.resolver import ResolveOptions, Resolver
@@ -164,6 +172,10 @@ __all__ = [
     "SignerIdentity",
     "SignerInfo",
     "Source",
+    "SourcePolicy",
+    "SourcePolicyEngine",
+    "SourcePolicyError",
+    "SourcePolicyResult",
     "Tag",
     "Timestamp",
     "TrustRoot",
@@ -185,12 +197,14 @@ __all__ = [
     "github_attestation",
     "host_platform",
     "input_json_schema",
+    "load_source_policy",
     "metadata_request",
     "needed_unknowns",
     "parse_bundle",
     "parse_image_reference",
     "parse_platform",
     "parse_provenance",
+    "parse_source_policy",
     "parse_statement",
     "pin_dockerfile",
     "resolve_git_source",
@@ -253,6 +267,12 @@ _LAZY: dict[str, str] = {
     "ProvenanceCompleteness": "buildsig.model",
     "ProvenanceConfigSource": "buildsig.model",
     "PythonPolicy": "buildsig.policy.python",
+    "SourcePolicy": "buildsig.policy.source",
+    "SourcePolicyEngine": "buildsig.policy.source",
+    "SourcePolicyError": "buildsig.policy.source",
+    "SourcePolicyResult": "buildsig.policy.source",
+    "load_source_policy": "buildsig.policy.source",
+    "parse_source_policy": "buildsig.policy.source",
     "RateLimitedError": "buildsig.errors",
     "Reason": "buildsig.git.result",
     "RegistryClient": "buildsig.oci.registry",

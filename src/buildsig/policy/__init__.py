@@ -1,6 +1,8 @@
-"""Build policies: Buildx ``Dockerfile.rego`` on an embedded Rego engine, and pins.
+"""Build policies: Buildx ``Dockerfile.rego``, BuildKit source policies, and pins.
 
-Pins are BuildKit source policies fixing a Dockerfile's sources (:mod:`buildsig.policy.pin`).
+Rego runs on an embedded engine; source policies are BuildKit's static rules
+(:mod:`buildsig.policy.source`); pins are source policies fixing a Dockerfile's sources
+(:mod:`buildsig.policy.pin`).
 """
 
 from buildsig.policy._rego_scan import WHOLE_INPUT
@@ -28,6 +30,14 @@ from buildsig.policy.rego import (
     run_tests_isolated,
     scan_input_fields,
 )
+from buildsig.policy.source import (
+    SourcePolicy,
+    SourcePolicyEngine,
+    SourcePolicyError,
+    SourcePolicyResult,
+    load_source_policy,
+    parse_source_policy,
+)
 
 __all__ = [
     "DEFAULT_QUERY",
@@ -44,9 +54,15 @@ __all__ = [
     "PolicyEngine",
     "RegoError",
     "RegorusEngine",
+    "SourcePolicy",
+    "SourcePolicyEngine",
+    "SourcePolicyError",
+    "SourcePolicyResult",
     "TestResult",
     "check_pins",
     "evaluate_isolated",
+    "load_source_policy",
+    "parse_source_policy",
     "pin_dockerfile",
     "run_tests_isolated",
     "scan_input_fields",
