@@ -377,12 +377,18 @@ def _constraint_regex(pattern: str) -> GoRegexp:
 class _CompiledSelector:
     """A selector with its pattern compiled once (BuildKit's ``selectorCache``)."""
 
-    __slots__ = ("_regex", "_wildcard", "selector")
+    __slots__ = ("_prefix", "_regex", "_star", "_suffix", "_wildcard", "selector")
 
     def __init__(self, selector: Selector) -> None:
         self.selector = selector
         self._regex: GoRegexp | None = None
         self._wildcard: GoRegexp | None = None
+        # a wildcard can only match text with its literal head and tail: a cheap test
+        # that spares most rules of a large policy the regex
+        pattern = selector.identifier
+        self._star = "*" in pattern
+        self._prefix = pattern.split("*", 1)[0]
+        self._suffix = pattern.rsplit("*", 1)[-1]
 
     def _compiled(self) -> GoRegexp:
         try:
@@ -401,7 +407,8 @@ class _CompiledSelector:
             ) from None
 
     def matches(self, identifier: str, attrs: Mapping[str, str]) -> bool:
-        for c in self.selector.constraints:
+        selector = self.selector
+        for c in selector.constraints:
             have = attrs.get(c.key, "")
             if c.condition == AttrMatch.EQUAL:
                 if have != c.value:
@@ -416,7 +423,12 @@ class _CompiledSelector:
             return True
         if self.selector.match_type == MatchType.EXACT:
             return False
-        return self._compiled().search(identifier)
+        compiled = self._compiled()  # first: an invalid pattern is an error either way
+        if self.selector.match_type == MatchType.WILDCARD and not (
+            self._star and identifier.startswith(self._prefix) and identifier.endswith(self._suffix)
+        ):
+            return False
+        return compiled.search(identifier)
 
     def format(self, identifier: str, template: str) -> str:
         """The conversion's destination for ``identifier`` (BuildKit's ``Format``)."""
@@ -440,6 +452,11 @@ class SourcePolicyEngine:
         self.policies: tuple[SourcePolicy, ...] = tuple(policies)
         self._selectors: dict[tuple[MatchType, str, tuple[AttrConstraint, ...]], _CompiledSelector]
         self._selectors = {}
+        # each policy's rules beside their compiled selectors, shared between equal ones
+        self._compiled: tuple[tuple[_CompiledSelector, ...], ...] = tuple(
+            tuple(self._selector(rule.selector) for rule in policy.rules)
+            for policy in self.policies
+        )
 
     def _selector(self, selector: Selector) -> _CompiledSelector:
         key = (selector.match_type, selector.identifier, selector.constraints)
@@ -497,8 +514,9 @@ class SourcePolicyEngine:
         """
         deny = False
         where = policy.name or f"policy {number + 1}"
-        for index, rule in enumerate(policy.rules):
-            selector = self._selector(rule.selector)
+        for index, (rule, selector) in enumerate(
+            zip(policy.rules, self._compiled[number], strict=True)
+        ):
             if not selector.matches(identifier, attrs):
                 continue
             if rule.action == PolicyAction.ALLOW:
