@@ -119,3 +119,32 @@ def test_raw_bytes_everywhere(data: bytes) -> None:
     assert index is None or isinstance(index.manifests, tuple)
     config = outcome(lambda: parse_config(data))
     assert config is None or isinstance(config.env, tuple)
+    from buildsig.policy.source import SourcePolicy, parse_source_policy
+
+    policy = outcome(lambda: parse_source_policy(data))
+    assert policy is None or isinstance(policy, SourcePolicy)
+
+
+_policy_keys = st.sampled_from(
+    ["rules", "version", "action", "selector", "updates", "identifier", "match_type",
+     "constraints", "key", "value", "condition", "attrs", "sources", "type", "ref", "pin"]
+)  # fmt: skip
+_policy_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["ALLOW", "CONVERT", "EXACT",
+    "REGEX", "MATCHES", "*", "(", "a**", "$1", "docker-image://*"]) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_policy_keys, inner, max_size=4),
+    max_leaves=30,
+)  # fmt: skip
+
+
+@FAST
+@given(_policy_json, st.sampled_from(["docker-image://x", "*", "(", "", "a**"]))
+def test_source_policies(doc: Any, identifier: str) -> None:
+    from buildsig.policy.source import SourcePolicyEngine, parse_source_policy
+
+    started = time.monotonic()
+    policy = outcome(lambda: parse_source_policy(json.dumps(doc)))
+    if policy is not None:
+        result = outcome(lambda: SourcePolicyEngine([policy]).evaluate(identifier, {"k": "v"}))
+        assert result is None or result.action in ("ALLOW", "DENY")
+    assert time.monotonic() - started < 2
