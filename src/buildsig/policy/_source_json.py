@@ -27,6 +27,7 @@ import math
 from typing import Any
 
 from buildsig._internal.goregexp import go_string
+from buildsig._internal.serde import describe_json
 
 __all__ = ["INT64", "MAP", "STRING", "Kind", "Pairs", "SourcePolicyJSON", "loads"]
 
@@ -63,17 +64,7 @@ def _fold(name: str) -> str:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Pairs):
-        return "an object"
-    return "an array"
+    return "an object" if isinstance(value, Pairs) else describe_json(value)
 
 
 # Field kinds: ("string",), ("int64",), ("enum", E), ("ptr", struct), ("slice", kind),

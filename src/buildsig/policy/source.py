@@ -24,6 +24,7 @@ import dataclasses
 import enum
 import functools
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -318,7 +319,7 @@ def _early_pin_policy(raw: Pairs, name: str) -> SourcePolicy:
     return SourcePolicy(tuple(rules), 1, name, tuple(decoder.warnings))
 
 
-def load_source_policy(path: str | Path) -> SourcePolicy:
+def load_source_policy(path: str | os.PathLike[str]) -> SourcePolicy:
     """Read a source policy file (see :func:`parse_source_policy`)."""
     path = Path(path)
     try:
