@@ -37,7 +37,9 @@ import contextlib
 import dataclasses
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +91,9 @@ OK = "ok"
 CHANGED = "changed"
 UNPINNED = "unpinned"
 STALE = "stale"
+
+#: Sources resolved at once (registries, git servers and download hosts in parallel).
+MAX_CONCURRENT_LOOKUPS = 8
 
 _PIN_ATTR = {"image": ATTR_IMAGE_CHECKSUM, "http": _ATTR_HTTP_CHECKSUM, "git": ATTR_GIT_CHECKSUM}
 
@@ -262,8 +267,13 @@ class _Pinner:
         self.options = options
         self._images: ImageResolver | None = None
         self._http: HTTPClient | None = None
+        self._lock = threading.Lock()  # sources are resolved on several threads
 
     def images(self) -> ImageResolver:
+        with self._lock:
+            return self._images_locked()
+
+    def _images_locked(self) -> ImageResolver:
         if self._images is None:
             from buildsig.oci.images import ImageResolver
 
@@ -277,6 +287,10 @@ class _Pinner:
         return self._images
 
     def http(self) -> HTTPClient:
+        with self._lock:
+            return self._http_locked()
+
+    def _http_locked(self) -> HTTPClient:
         if self._http is None:
             from buildsig.http.client import HTTPClient
 
@@ -429,17 +443,23 @@ def _pin_all(
     progress: Callable[[int, int, str], None] | None,
 ) -> list[PinEntry]:
     pinner = _Pinner(options or ResolveOptions())
-    entries = []
+    entries: list[PinEntry | None] = [None] * len(sources)
     try:
-        for position, found in enumerate(sources):
-            if progress is not None:
-                progress(position, len(sources), found.identifier)
-            entries.append(pinner.pin(found))
+        # independent lookups at once: a Dockerfile costs about one round trip per host,
+        # not one per source (the clients are thread-safe; results keep Dockerfile order)
+        workers = max(1, min(MAX_CONCURRENT_LOOKUPS, len(sources)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pin") as pool:
+            futures = {pool.submit(pinner.pin, found): i for i, found in enumerate(sources)}
+            for done, future in enumerate(as_completed(futures)):
+                index = futures[future]
+                entries[index] = future.result()
+                if progress is not None:
+                    progress(done, len(sources), sources[index].identifier)
     finally:
         pinner.close()
     if progress is not None:
         progress(len(sources), len(sources), "")
-    return entries
+    return [e for e in entries if e is not None]
 
 
 def pin_dockerfile(
