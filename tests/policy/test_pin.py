@@ -452,9 +452,7 @@ def example(tmp_path_factory: pytest.TempPathFactory, world: World) -> Iterator[
         text = (root / "Dockerfile").read_text()
         assert "127.0.0.1:9418" in text and "http://127.0.0.1:8419/get-acme.sh" in text
         text = text.replace("127.0.0.1:9418", f"127.0.0.1:{port}")
-        text = text.replace(
-            "http://127.0.0.1:8419/get-acme.sh", world.http.url("/get-acme.sh")
-        )
+        text = text.replace("http://127.0.0.1:8419/get-acme.sh", world.http.url("/get-acme.sh"))
         (root / "Dockerfile").write_text(text)
         yield {"root": root, "port": port, "script": script}
 
