@@ -1,20 +1,38 @@
 """HTTP helpers shared by the registry client and the general HTTP client.
 
 Both clients read proxies from the environment the way Go's ``http.ProxyFromEnvironment``
-does (including ``NO_PROXY`` with CIDRs and ports) and honour ``Retry-After``; one copy
-of those rules keeps them from drifting apart.
+does (including ``NO_PROXY`` with CIDRs and ports), reach them the same way (Basic proxy
+auth from the proxy URL's user info), trust the same CA bundle and honour
+``Retry-After``; one copy of those rules keeps them from drifting apart.
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import importlib.util
 import ipaddress
 import os
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["bypasses_proxy", "environ_proxy", "parse_retry_after"]
+if TYPE_CHECKING:
+    import urllib3
+
+__all__ = [
+    "bypasses_proxy",
+    "default_ca_bundle",
+    "environ_ca_bundle",
+    "environ_proxy",
+    "parse_retry_after",
+    "proxy_pool_manager",
+]
+
+#: Environment variables naming a CA bundle, in the order requests and curl read them.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -87,3 +105,58 @@ def environ_proxy(url: str) -> str | None:
             proxy = proxies[key]
             return proxy if "://" in proxy else "http://" + proxy
     return None
+
+
+def default_ca_bundle() -> str | None:
+    """Certifi's CA bundle (what ``requests`` trusts by default), else None: the system's."""
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with the sigstore dependency
+        return None
+    return str(certifi.where())
+
+
+def environ_ca_bundle() -> str | None:
+    """The CA bundle the environment names (``REQUESTS_CA_BUNDLE`` …), else certifi's."""
+    for variable in CA_BUNDLE_VARIABLES:
+        value = os.environ.get(variable)
+        if value:
+            return value
+    return default_ca_bundle()
+
+
+def proxy_pool_manager(
+    proxy: str, pool_kw: Mapping[str, Any], *, socks: bool = True
+) -> urllib3.PoolManager:
+    """A pool manager that reaches servers through ``proxy``.
+
+    The proxy URL's user info becomes Basic ``Proxy-Authorization`` (UTF-8, as curl and
+    Go send it) and is not kept in the URL. ``socks5://`` and friends need PySocks, and
+    ``socks=False`` refuses them. Raises ValueError for a proxy that cannot be used.
+    """
+    import urllib3
+
+    split = urllib.parse.urlsplit(proxy)
+    if not split.hostname:
+        raise ValueError("malformed proxy URL")
+    scheme = split.scheme.lower()
+    username = urllib.parse.unquote(split.username or "")
+    password = urllib.parse.unquote(split.password or "")
+    bare = urllib.parse.urlunsplit(split._replace(netloc=split.netloc.rpartition("@")[2]))
+    if scheme.startswith("socks"):
+        if not socks:
+            raise ValueError(f"{scheme} proxies are not supported")
+        if importlib.util.find_spec("socks") is None:  # urllib3 would warn, then fail
+            raise ValueError("SOCKS proxies need PySocks")
+        from urllib3.contrib.socks import SOCKSProxyManager
+
+        return SOCKSProxyManager(
+            proxy, username=username or None, password=password or None, **pool_kw
+        )
+    if scheme not in ("http", "https"):
+        raise ValueError(f"{scheme or 'schemeless'} proxies are not supported")
+    headers = {}
+    if split.username is not None:
+        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        headers["Proxy-Authorization"] = f"Basic {token}"
+    return urllib3.ProxyManager(bare, proxy_headers=headers, **pool_kw)

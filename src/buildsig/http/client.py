@@ -63,7 +63,13 @@ import urllib3
 import urllib3.exceptions
 
 from buildsig._internal.giturl import redact_url
-from buildsig._internal.httputil import environ_proxy, parse_retry_after
+from buildsig._internal.httputil import (
+    default_ca_bundle,
+    environ_ca_bundle,
+    environ_proxy,
+    parse_retry_after,
+    proxy_pool_manager,
+)
 from buildsig._version import __version__
 from buildsig.errors import (
     BuildsigError,
@@ -336,7 +342,7 @@ class HTTPClient:
         if ca:
             self._pool_kw["ca_cert_dir" if os.path.isdir(ca) else "ca_certs"] = ca
         self._pool = urllib3.PoolManager(**self._pool_kw)
-        self._proxy_pools: dict[str, urllib3.ProxyManager] = {}
+        self._proxy_pools: dict[str, urllib3.PoolManager] = {}
         self._routes: dict[str, urllib3.PoolManager] = {}  # scheme://netloc -> manager
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -661,16 +667,8 @@ class HTTPClient:
         return merged
 
     def _environment_ca_bundle(self) -> str | None:
-        if self.trust_env:
-            for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
-                value = os.environ.get(variable)
-                if value:
-                    return value
-        try:
-            import certifi
-        except ImportError:  # pragma: no cover - certifi comes with the sigstore dependency
-            return None  # urllib3 then loads the system's default CAs
-        return str(certifi.where())
+        # None: urllib3 then loads the system's default CAs
+        return environ_ca_bundle() if self.trust_env else default_ca_bundle()
 
     def _manager_for(self, url: str, shown: str) -> urllib3.PoolManager:
         """The pool manager for ``url``: direct, or the proxy the environment names."""
@@ -690,26 +688,24 @@ class HTTPClient:
             self._routes[origin] = manager
         return manager
 
-    def _proxy_manager(self, proxy: str, shown: str) -> urllib3.ProxyManager:
+    def _proxy_manager(self, proxy: str, shown: str) -> urllib3.PoolManager:
         with self._lock:
             manager = self._proxy_pools.get(proxy)
             if manager is not None:
                 return manager
-            split = urllib.parse.urlsplit(proxy)
-            if split.scheme not in ("http", "https"):
+            scheme = urllib.parse.urlsplit(proxy).scheme
+            if scheme not in ("http", "https"):
                 raise NetworkError(
-                    f"GET {shown}: the environment names a {split.scheme or 'schemeless'} "
+                    f"GET {shown}: the environment names a {scheme or 'schemeless'} "
                     f"proxy ({display_url(proxy)}); only HTTP(S) proxies are supported",
                     source=shown,
                 )
-            proxy_headers = {}
-            if split.username is not None:
-                user = urllib.parse.unquote(split.username)
-                password = urllib.parse.unquote(split.password or "")
-                token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-                proxy_headers["Proxy-Authorization"] = f"Basic {token}"
-            manager = urllib3.ProxyManager(
-                _without_userinfo(split), proxy_headers=proxy_headers, **self._pool_kw
-            )
+            try:
+                manager = proxy_pool_manager(proxy, self._pool_kw, socks=False)
+            except ValueError as exc:
+                raise NetworkError(
+                    f"GET {shown}: cannot use the proxy {display_url(proxy)}: {exc}",
+                    source=shown,
+                ) from None
             self._proxy_pools[proxy] = manager
             return manager

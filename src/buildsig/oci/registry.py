@@ -40,7 +40,6 @@ import base64
 import contextlib
 import hashlib
 import http.client
-import importlib.util
 import ipaddress
 import json
 import logging
@@ -57,7 +56,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
-from buildsig._internal.httputil import environ_proxy, parse_retry_after
+from buildsig._internal.httputil import (
+    environ_ca_bundle,
+    environ_proxy,
+    parse_retry_after,
+    proxy_pool_manager,
+)
 from buildsig._version import __version__
 from buildsig.errors import (
     BuildsigError,
@@ -544,12 +548,7 @@ class RegistryClient:
             "block": False,
             "retries": False,
         }
-        ca_bundle = (
-            os.environ.get("REQUESTS_CA_BUNDLE")
-            or os.environ.get("CURL_CA_BUNDLE")
-            or os.environ.get("SSL_CERT_FILE")
-            or self._default_ca_bundle()
-        )
+        ca_bundle = environ_ca_bundle()
         if ca_bundle:
             self._pool_kw["ca_cert_dir" if os.path.isdir(ca_bundle) else "ca_certs"] = ca_bundle
         self._pool = urllib3.PoolManager(**self._pool_kw)
@@ -1457,47 +1456,12 @@ class RegistryClient:
         return route
 
     def _proxy_manager(self, proxy: str) -> urllib3.PoolManager:
-        """One pool manager per proxy URL, with Basic proxy auth from its user info."""
-        import urllib3
-        import urllib3.util
-
+        """One pool manager per proxy URL (see ``proxy_pool_manager``)."""
         with self._lock:
             manager = self._proxy_pools.get(proxy)
-            if manager is not None:
-                return manager
-            parsed = urllib3.util.parse_url(proxy)
-            if not parsed.host:
-                raise ValueError("malformed proxy URL")
-            username, password = "", ""
-            with contextlib.suppress(ValueError):
-                split = urllib.parse.urlsplit(proxy)
-                username = urllib.parse.unquote(split.username or "")
-                password = urllib.parse.unquote(split.password or "")
-            if proxy.lower().startswith("socks"):
-                if importlib.util.find_spec("socks") is None:  # urllib3 would warn, then fail
-                    raise ValueError("SOCKS proxies need PySocks")
-                from urllib3.contrib.socks import SOCKSProxyManager
-
-                manager = SOCKSProxyManager(
-                    proxy, username=username or None, password=password or None, **self._pool_kw
-                )
-            else:
-                headers = {}
-                if username:
-                    raw = f"{username}:{password}".encode("latin-1")
-                    headers["Proxy-Authorization"] = "Basic " + base64.b64encode(raw).decode()
-                manager = urllib3.ProxyManager(proxy, proxy_headers=headers, **self._pool_kw)
-            self._proxy_pools[proxy] = manager
+            if manager is None:
+                manager = self._proxy_pools[proxy] = proxy_pool_manager(proxy, self._pool_kw)
             return manager
-
-    @staticmethod
-    def _default_ca_bundle() -> str | None:
-        """The CA bundle ``requests`` trusted by default (certifi's), else None: the system's."""
-        try:
-            import certifi
-        except ImportError:  # pragma: no cover - requests and so certifi come with oras
-            return None
-        return str(certifi.where())
 
     def _retrying(self, attempt: Callable[[], _T], *, idempotent: bool) -> _T:
         """Run ``attempt``; on _Retry sleep (backoff, jitter, Retry-After) and run again."""
