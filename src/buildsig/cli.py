@@ -12,12 +12,15 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from buildsig._version import __version__
 from buildsig.errors import BuildsigError, InvalidInputError
 from buildsig.model import Env, input_json_schema
 from buildsig.source import Source, parse_platform, source_to_input
+
+if TYPE_CHECKING:
+    from buildsig.resolver import ResolveOptions
 
 __all__ = ["main"]
 
@@ -146,10 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     image.add_argument("ref", metavar="REF")
     image.add_argument("--platform", help="platform manifest to check (default: this host)")
-    image.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
-    image.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
-    image.add_argument("--trusted-root", metavar="FILE")
-    image.add_argument("--timeout", type=float, default=30.0)
+    _resolve_arguments(image)
     image.add_argument("--json", action="store_true", help="print the verdicts as JSON")
 
     bundle_help = (
@@ -199,10 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     peval.add_argument("--print", action="store_true", help="print the input, evaluate nothing")
     peval.add_argument("--fields", default="", metavar="F,…")
     peval.add_argument("--platform")
-    peval.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
-    peval.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
-    peval.add_argument("--trusted-root", metavar="FILE")
-    peval.add_argument("--timeout", type=float, default=30.0)
+    _resolve_arguments(peval)
     peval.add_argument(
         "--default-policy",
         action="store_true",
@@ -224,10 +221,7 @@ def _parser() -> argparse.ArgumentParser:
     ptest.add_argument("path", metavar="PATH")
     ptest.add_argument("--run", default=None, metavar="SUBSTR", help="only tests matching")
     ptest.add_argument("--filename", "-f", default="Dockerfile", metavar="DOCKERFILE")
-    ptest.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
-    ptest.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
-    ptest.add_argument("--trusted-root", metavar="FILE")
-    ptest.add_argument("--timeout", type=float, default=30.0)
+    _resolve_arguments(ptest)
 
     check = sub.add_parser(
         "check",
@@ -240,9 +234,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     check.add_argument("dockerfile", nargs="?", default="Dockerfile", metavar="DOCKERFILE")
-    check.add_argument("--build-arg", action="append", type=_key_value, default=[], metavar="K=V")
-    check.add_argument("--target", default=None)
-    check.add_argument("--platform", help="target platform (default: this host)")
+    _build_arguments(check)
     check.add_argument("--policy", action="append", default=[], metavar="FILE")
     check.add_argument("--default-policy", action="store_true")
     check.add_argument(
@@ -255,10 +247,7 @@ def _parser() -> argparse.ArgumentParser:
             "default: $EXPERIMENTAL_BUILDKIT_SOURCE_POLICY, as Buildx reads it)"
         ),
     )
-    check.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
-    check.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
-    check.add_argument("--trusted-root", metavar="FILE")
-    check.add_argument("--timeout", type=float, default=30.0)
+    _resolve_arguments(check)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
 
     srcpol = sub.add_parser(
@@ -311,18 +300,14 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     pin.add_argument("dockerfile", nargs="?", default="Dockerfile", metavar="DOCKERFILE")
-    pin.add_argument("--build-arg", action="append", type=_key_value, default=[], metavar="K=V")
-    pin.add_argument("--target", default=None)
-    pin.add_argument("--platform", help="target platform (default: this host)")
+    _build_arguments(pin)
     pin_mode = pin.add_mutually_exclusive_group()
     pin_mode.add_argument("-o", "--output", metavar="FILE", help="write the policy to FILE")
     pin_mode.add_argument(
         "--check", metavar="FILE", help="check the pins of an existing policy FILE"
     )
     pin.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    pin.add_argument("--oci-layout", action="append", default=[], metavar="DIR")
-    pin.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
-    pin.add_argument("--timeout", type=float, default=30.0)
+    _resolve_arguments(pin, trust=False)
 
     gitinfo = sub.add_parser(
         "git-info",
@@ -371,6 +356,42 @@ def _parser() -> argparse.ArgumentParser:
         description="Print a JSON Schema (draft 2020-12) of the policy input, from the model.",
     )
     return parser
+
+
+def _build_arguments(parser: argparse.ArgumentParser) -> None:
+    """What selects a Dockerfile's sources, as for ``docker build``."""
+    parser.add_argument("--build-arg", action="append", type=_key_value, default=[], metavar="K=V")
+    parser.add_argument("--target", default=None)
+    parser.add_argument("--platform", help="target platform (default: this host)")
+
+
+def _resolve_arguments(parser: argparse.ArgumentParser, *, trust: bool = True) -> None:
+    """Where images come from and how long to wait (see :func:`_resolve_options`)."""
+    parser.add_argument(
+        "--oci-layout", action="append", default=[], metavar="DIR", help="an OCI image layout"
+    )
+    parser.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a registry reached over plain HTTP",
+    )
+    if trust:
+        parser.add_argument("--trusted-root", metavar="FILE", help="a Sigstore trusted root")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+
+
+def _resolve_options(args: argparse.Namespace) -> ResolveOptions:
+    """The ``ResolveOptions`` of the :func:`_resolve_arguments` flags."""
+    from buildsig.resolver import ResolveOptions
+
+    return ResolveOptions(
+        timeout=args.timeout,
+        oci_layouts=tuple(args.oci_layout),
+        insecure_registries=tuple(args.insecure_registry),
+        trust_root=getattr(args, "trusted_root", None),
+    )
 
 
 def _trust_arguments(parser: argparse.ArgumentParser) -> None:
@@ -430,14 +451,9 @@ def _inspect(args: argparse.Namespace) -> int:
     parsed = [Source.parse(text) for text in sources]
     inputs = [source_to_input(src, platform=platform, env=env) for src in parsed]
     if not args.no_resolve:
-        from buildsig.resolver import ResolveOptions, Resolver
+        from buildsig.resolver import Resolver
 
-        options = ResolveOptions(
-            timeout=args.timeout,
-            oci_layouts=tuple(args.oci_layout),
-            insecure_registries=tuple(args.insecure_registry),
-            trust_root=args.trusted_root,
-        )
+        options = _resolve_options(args)
         with Resolver(options) as resolver:
             resolved = resolver.resolve_many(list(zip(parsed, inputs, strict=True)), fields)
         inputs = [inp.with_env(env) for inp in resolved]
@@ -595,7 +611,7 @@ def _policy_eval(args: argparse.Namespace) -> int:
     from buildsig.policy.files import automatic_policy, load_policy
     from buildsig.policy.fs import PolicyFS
     from buildsig.policy.library import default_policy_modules
-    from buildsig.resolver import ResolveOptions, Resolver
+    from buildsig.resolver import Resolver
 
     if (args.source is None) == (args.input is None):
         raise _UsageError("give one SOURCE or --input FILE.json")
@@ -609,12 +625,7 @@ def _policy_eval(args: argparse.Namespace) -> int:
     else:
         source = Source.parse(args.source)
         inp = source_to_input(source, platform=platform, env=env)
-    options = ResolveOptions(
-        timeout=args.timeout,
-        oci_layouts=tuple(args.oci_layout),
-        insecure_registries=tuple(args.insecure_registry),
-        trust_root=args.trusted_root,
-    )
+    options = _resolve_options(args)
     with Resolver(options) as resolver:
         live = resolver if args.input is None else None
         if args.print:
@@ -658,14 +669,9 @@ def _policy_eval(args: argparse.Namespace) -> int:
 
 def _policy_test(args: argparse.Namespace) -> int:
     from buildsig.policy.testrun import run_policy_tests
-    from buildsig.resolver import ResolveOptions, Resolver
+    from buildsig.resolver import Resolver
 
-    options = ResolveOptions(
-        timeout=args.timeout,
-        oci_layouts=tuple(args.oci_layout),
-        insecure_registries=tuple(args.insecure_registry),
-        trust_root=args.trusted_root,
-    )
+    options = _resolve_options(args)
     with Resolver(options) as resolver:
         report = run_policy_tests(
             args.path, run=args.run or None, dockerfile=args.filename, resolver=resolver
@@ -718,13 +724,8 @@ def _policy_identifier(text: str) -> str:
 
 def _pin(args: argparse.Namespace) -> int:
     from buildsig.policy.pin import check_pins, pin_dockerfile, write_source_policy
-    from buildsig.resolver import ResolveOptions
 
-    options = ResolveOptions(
-        timeout=args.timeout,
-        oci_layouts=tuple(args.oci_layout),
-        insecure_registries=tuple(args.insecure_registry),
-    )
+    options = _resolve_options(args)
     selection: dict[str, Any] = {
         "build_args": dict(args.build_arg),
         "target": args.target,
@@ -834,7 +835,7 @@ def _check(args: argparse.Namespace) -> int:
     from buildsig.policy.fs import PolicyFS
     from buildsig.policy.library import default_policy_modules
     from buildsig.policy.source import load_source_policy
-    from buildsig.resolver import ResolveOptions, Resolver
+    from buildsig.resolver import Resolver
 
     if not os.path.isfile(args.dockerfile):
         raise InvalidInputError(f"{args.dockerfile}: no such Dockerfile", source=args.dockerfile)
@@ -853,12 +854,7 @@ def _check(args: argparse.Namespace) -> int:
         )
     directory = os.path.dirname(os.path.abspath(str(auto) if auto else args.dockerfile))
     fs = PolicyFS(directory)
-    options = ResolveOptions(
-        timeout=args.timeout,
-        oci_layouts=tuple(args.oci_layout),
-        insecure_registries=tuple(args.insecure_registry),
-        trust_root=args.trusted_root,
-    )
+    options = _resolve_options(args)
     progress = None
     if sys.stderr.isatty() and not args.json:
 
